@@ -1,0 +1,250 @@
+// upfirdn2d on the CPU, polyphase: only the kept outputs are computed, and only from the filter taps that land on
+// input pixels (never on the inserted zeros).
+//
+// NCHW (any strides): each plane's input rows are first converted to the accumulation type into a zero-bordered
+// buffer, deinterleaved by `down_x` when down-sampling. An output row is then a sum over the filter rows that land
+// on input rows of "shifted input row times tap", evaluated as contiguous loops over outputs that the compiler
+// vectorizes: up_x == 1 (any down_x) and down_x == 1 (any up_x, one pass per output phase) take this path, other
+// combinations a scalar loop. Channels_last: each output pixel accumulates its taps over a contiguous run of channels.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "../upfirdn2d_impl.h"
+
+namespace stylegan_ops {
+namespace {
+
+// acc[i] += sum_t w[t] * src[t][i] for i < n, with NT taps unrolled.
+template <int NT, typename S>
+void accumulate_taps(S* __restrict acc, int64_t n, const S* const* src, const S* w) {
+    const S* __restrict p[NT];
+    S c[NT];
+    for (int t = 0; t < NT; ++t) {
+        p[t] = src[t];
+        c[t] = w[t];
+    }
+    for (int64_t i = 0; i < n; ++i) {
+        S s = acc[i];
+        for (int t = 0; t < NT; ++t) s += c[t] * p[t][i];
+        acc[i] = s;
+    }
+}
+
+template <typename S>
+void accumulate_taps(S* acc, int64_t n, const S* const* src, const S* w, int ntaps) {
+    for (; ntaps >= 8; ntaps -= 8, src += 8, w += 8) accumulate_taps<8>(acc, n, src, w);
+    switch (ntaps) {
+        case 7: accumulate_taps<7>(acc, n, src, w); break;
+        case 6: accumulate_taps<6>(acc, n, src, w); break;
+        case 5: accumulate_taps<5>(acc, n, src, w); break;
+        case 4: accumulate_taps<4>(acc, n, src, w); break;
+        case 3: accumulate_taps<3>(acc, n, src, w); break;
+        case 2: accumulate_taps<2>(acc, n, src, w); break;
+        case 1: accumulate_taps<1>(acc, n, src, w); break;
+        default: break;
+    }
+}
+
+// How one pass filters a row: the layout of a prepared input row and where each tap reads in it.
+template <typename S>
+struct RowPlan {
+    enum class Kind { Down, Up, Generic } kind;
+    int lo = 0;                    // input column held at position 0 of a prepared row
+    int len = 0;                   // prepared row length
+    std::vector<int> phase_start;  // Down: start of each of the down_x deinterleaved phases in a prepared row
+    std::vector<int> tap_offset;   // Down: where tap t reads for output 0; Up: the same per (phase, listed tap)
+    std::vector<int> phase_taps;   // Up: for phase r, its taps at r * max_taps .. + phase_count[r]
+    std::vector<int> phase_count;  // Up: number of taps per phase
+    std::vector<int> out_start;    // Up: first accumulator of each output phase (outputs r, r + up_x, ...)
+    int max_taps = 0;
+
+    explicit RowPlan(const Upfirdn2dParams& p) {
+        const int ux = p.up_x, dx = p.down_x, fw = p.filter_w, ow = p.out_w;
+        lo = floor_div(-p.pad_x0, ux);
+        const int hi = floor_div((ow - 1) * dx + fw - 1 - p.pad_x0, ux);
+        len = hi - lo + 1;
+        if (ux == 1) {
+            kind = Kind::Down;
+            // Input column lo + j sits in phase j % dx at index j / dx; output o, tap t reads column lo + o*dx + t.
+            for (int r = 0, start = 0; r < dx; ++r) {
+                phase_start.push_back(start);
+                start += (len - r + dx - 1) / dx;
+            }
+            for (int t = 0; t < fw; ++t) tap_offset.push_back(phase_start[t % dx] + t / dx);
+        } else if (dx == 1) {
+            kind = Kind::Up;
+            // Output o = ux*a + r, tap t (t + r - pad_x0 a multiple of ux) reads column a + (r + t - pad_x0) / ux.
+            max_taps = (fw + ux - 1) / ux;
+            for (int r = 0, start = 0; r < ux; ++r) {
+                out_start.push_back(start);
+                start += (ow - r + ux - 1) / ux;
+                int count = 0;
+                for (int t = floor_mod(p.pad_x0 - r, ux); t < fw; t += ux, ++count) {
+                    phase_taps.push_back(t);
+                    tap_offset.push_back(floor_div(r + t - p.pad_x0, ux) - lo);
+                }
+                phase_count.push_back(count);
+                phase_taps.resize((r + 1) * max_taps, 0);
+                tap_offset.resize((r + 1) * max_taps, 0);
+            }
+        } else {
+            kind = Kind::Generic;
+        }
+    }
+
+    // Writes input row `x` (stride sw) as a prepared row.
+    template <typename T>
+    void prepare(const T* x, int64_t sw, int in_w, int down_x, S* row) const {
+        for (int j = 0; j < len; ++j) {
+            const int i = lo + j;
+            const S v = (i >= 0 && i < in_w) ? S(x[i * sw]) : S(0);
+            if (kind == Kind::Down) row[phase_start[j % down_x] + j / down_x] = v;
+            else row[j] = v;
+        }
+    }
+
+    // acc[...] += the contribution of one prepared input row filtered with one tap row w (filter_w taps).
+    void apply(S* acc, const S* row, const S* w, const Upfirdn2dParams& p) const {
+        if (kind == Kind::Down) {
+            accumulate(acc, p.out_w, p.filter_w, [&](int t) { return row + tap_offset[t]; }, [&](int t) { return w[t]; });
+        } else if (kind == Kind::Up) {
+            for (int r = 0; r < p.up_x; ++r) {
+                const int* offset = &tap_offset[r * max_taps];
+                const int* tap = &phase_taps[r * max_taps];
+                const int64_t n = (p.out_w - r + p.up_x - 1) / p.up_x;
+                accumulate(acc + out_start[r], n, phase_count[r], [&](int k) { return row + offset[k]; },
+                           [&](int k) { return w[tap[k]]; });
+            }
+        } else {
+            for (int o = 0; o < p.out_w; ++o) {
+                const FirstTap ft = first_tap(o, p.up_x, p.down_x, p.pad_x0);
+                S s = acc[o];
+                for (int t = ft.tap, i = ft.pixel; t < p.filter_w; t += p.up_x, ++i) s += w[t] * row[i - lo];
+                acc[o] = s;
+            }
+        }
+    }
+
+    // Output column of each accumulator.
+    std::vector<int> columns(int out_w, int up_x) const {
+        std::vector<int> col(out_w);
+        for (int k = 0; k < out_w; ++k) col[k] = k;
+        if (kind == Kind::Up) {
+            for (int r = 0; r < up_x; ++r)
+                for (int a = 0, k = out_start[r]; a * up_x + r < out_w; ++a, ++k) col[k] = a * up_x + r;
+        }
+        return col;
+    }
+
+  private:
+    // acc[i] += sum_k weight(k) * source(k)[i] over `count` taps, in chunks the unrolled loops take.
+    template <typename Source, typename Weight>
+    static void accumulate(S* acc, int64_t n, int count, Source source, Weight weight) {
+        constexpr int kChunk = 32;
+        const S* src[kChunk];
+        S wt[kChunk];
+        for (int k0 = 0; k0 < count; k0 += kChunk) {
+            const int m = std::min(kChunk, count - k0);
+            for (int k = 0; k < m; ++k) {
+                src[k] = source(k0 + k);
+                wt[k] = weight(k0 + k);
+            }
+            accumulate_taps(acc, n, src, wt, m);
+        }
+    }
+};
+
+template <typename T>
+void upfirdn2d_cpu_planes(const Upfirdn2dParams& p) {
+    using S = at::opmath_type<T>;
+    const T* x = static_cast<const T*>(p.x);
+    T* y = static_cast<T*>(p.y);
+    const S* f = static_cast<const S*>(p.f);
+    std::vector<S> taps(int64_t(p.filter_h) * p.filter_w);
+    for (int ty = 0; ty < p.filter_h; ++ty)
+        for (int tx = 0; tx < p.filter_w; ++tx)
+            taps[ty * p.filter_w + tx] = upfirdn2d_tap(f, ty, tx, p.filter_h, p.filter_w, p.flip_filter, S(p.gain));
+    const RowPlan<S> plan(p);
+    const std::vector<int> columns = plan.columns(p.out_w, p.up_x);
+
+    const int64_t planes = p.batch * p.channels;
+    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / (int64_t(p.out_h) * p.out_w));
+    at::parallel_for(0, planes, grain, [&](int64_t begin, int64_t end) {
+        std::vector<S> prepared(int64_t(p.in_h) * plan.len);
+        std::vector<S> acc(p.out_w);
+        for (int64_t plane = begin; plane < end; ++plane) {
+            const int64_t n = plane / p.channels, c = plane % p.channels;
+            const T* xp = x + n * p.x_stride[0] + c * p.x_stride[1];
+            T* yp = y + n * p.y_stride[0] + c * p.y_stride[1];
+            for (int iy = 0; iy < p.in_h; ++iy)
+                plan.prepare(xp + iy * p.x_stride[2], p.x_stride[3], p.in_w, p.down_x, &prepared[iy * plan.len]);
+            for (int oy = 0; oy < p.out_h; ++oy) {
+                std::fill(acc.begin(), acc.end(), S(0));
+                const FirstTap ft = first_tap(oy, p.up_y, p.down_y, p.pad_y0);
+                for (int ty = ft.tap, iy = ft.pixel; ty < p.filter_h; ty += p.up_y, ++iy) {
+                    if (iy < 0 || iy >= p.in_h) continue;
+                    plan.apply(acc.data(), &prepared[iy * plan.len], &taps[ty * p.filter_w], p);
+                }
+                T* yrow = yp + oy * p.y_stride[2];
+                for (int k = 0; k < p.out_w; ++k) yrow[columns[k] * p.y_stride[3]] = T(acc[k]);
+            }
+        }
+    });
+}
+
+// Channels_last: channels are contiguous in x and y; each output pixel sums its taps over all channels at once.
+template <typename T>
+void upfirdn2d_cpu_channels_last(const Upfirdn2dParams& p) {
+    using S = at::opmath_type<T>;
+    TORCH_INTERNAL_ASSERT(p.x_stride[1] == 1 && p.y_stride[1] == 1);
+    const T* x = static_cast<const T*>(p.x);
+    T* y = static_cast<T*>(p.y);
+    const S* f = static_cast<const S*>(p.f);
+    const int64_t C = p.channels;
+    const int64_t rows = p.batch * p.out_h;
+    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / (int64_t(p.out_w) * C));
+    at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+        std::vector<S> acc(C);
+        for (int64_t row = begin; row < end; ++row) {
+            const int64_t n = row / p.out_h;
+            const int oy = int(row % p.out_h);
+            const FirstTap fy = first_tap(oy, p.up_y, p.down_y, p.pad_y0);
+            for (int ox = 0; ox < p.out_w; ++ox) {
+                std::fill(acc.begin(), acc.end(), S(0));
+                const FirstTap fx = first_tap(ox, p.up_x, p.down_x, p.pad_x0);
+                for (int ty = fy.tap, iy = fy.pixel; ty < p.filter_h; ty += p.up_y, ++iy) {
+                    if (iy < 0 || iy >= p.in_h) continue;
+                    for (int tx = fx.tap, ix = fx.pixel; tx < p.filter_w; tx += p.up_x, ++ix) {
+                        if (ix < 0 || ix >= p.in_w) continue;
+                        const S w = upfirdn2d_tap(f, ty, tx, p.filter_h, p.filter_w, p.flip_filter, S(p.gain));
+                        const T* src = x + n * p.x_stride[0] + iy * p.x_stride[2] + ix * p.x_stride[3];
+                        S* __restrict a = acc.data();
+                        for (int64_t c = 0; c < C; ++c) a[c] += w * S(src[c]);
+                    }
+                }
+                T* dst = y + n * p.y_stride[0] + oy * p.y_stride[2] + ox * p.y_stride[3];
+                for (int64_t c = 0; c < C; ++c) dst[c] = T(acc[c]);
+            }
+        }
+    });
+}
+
+void run_upfirdn2d_cpu(const Upfirdn2dParams& p) {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, scalar_type_of(p.dtype), "upfirdn2d_cpu", [&] {
+        if (p.channels_last) upfirdn2d_cpu_channels_last<scalar_t>(p);
+        else upfirdn2d_cpu_planes<scalar_t>(p);
+    });
+}
+
+using CpuOps = Upfirdn2dOps<run_upfirdn2d_cpu, NoDeviceGuard>;
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(stylegan_ops, CPU, m) { m.impl("upfirdn2d", &CpuOps::forward); }
+
+}  // namespace stylegan_ops

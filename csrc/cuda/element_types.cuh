@@ -1,0 +1,49 @@
+// Element types on the device: the accumulation type of each storage type and the conversions between them.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "../common/dtype.h"
+
+namespace stylegan_ops {
+
+template <typename T> struct AccumulateType { using type = float; };
+template <> struct AccumulateType<double> { using type = double; };
+template <typename T> using acc_t = typename AccumulateType<T>::type;
+
+__device__ __forceinline__ float to_acc(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_acc(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float to_acc(float v) { return v; }
+__device__ __forceinline__ double to_acc(double v) { return v; }
+
+template <typename T> __device__ __forceinline__ T from_acc(acc_t<T> v);
+template <> __device__ __forceinline__ __half from_acc<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_acc<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <> __device__ __forceinline__ float from_acc<float>(float v) { return v; }
+template <> __device__ __forceinline__ double from_acc<double>(double v) { return v; }
+
+// Calls f(T{}) with the storage type of `dtype`.
+template <typename F>
+cudaError_t dispatch_dtype(DType dtype, F&& f) {
+    switch (dtype) {
+        case DType::Float16: return f(__half{});
+        case DType::BFloat16: return f(__nv_bfloat16{});
+        case DType::Float32: return f(float{});
+        case DType::Float64: return f(double{});
+    }
+    return cudaErrorInvalidValue;
+}
+
+// Enough blocks of `threads` to keep every multiprocessor of the current device busy for `work` items.
+inline unsigned int grid_size(long long work, int threads, int blocks_per_sm) {
+    int device = 0, sms = 1;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    long long needed = (work + threads - 1) / threads;
+    long long cap = (long long)sms * blocks_per_sm;
+    long long blocks = needed < cap ? needed : cap;
+    return (unsigned int)(blocks < 1 ? 1 : blocks);
+}
+
+}  // namespace stylegan_ops

@@ -1,0 +1,18 @@
+// Entry points of the CUDA kernels, callable from C++ that does not see CUDA device code (the bindings).
+// Each launches on `stream` and returns the launch's error status.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "../common/bias_act.h"
+#include "../common/upfirdn2d.h"
+
+namespace stylegan_ops {
+
+cudaError_t launch_bias_act(const BiasActParams& p, cudaStream_t stream);
+cudaError_t launch_upfirdn2d(const Upfirdn2dParams& p, cudaStream_t stream);
+
+// nvcc's version as major * 1000 + minor * 10.
+int nvcc_version();
+
+}  // namespace stylegan_ops

@@ -1,0 +1,20 @@
+// The one place where the stylegan_ops schemas are declared: forward and backward ops alike. Kernels are
+// registered per device in csrc/cpu and csrc/cuda; autograd and fake (meta) kernels in Python (stylegan_ops/).
+#include <torch/library.h>
+
+TORCH_LIBRARY(stylegan_ops, m) {
+    const std::vector<at::Tag> tags = {at::Tag::pt2_compliant_tag};
+    // y = clamp(act(x + b broadcast along dim) * gain); clamp None disables clamping.
+    m.def("bias_act(Tensor x, Tensor? b, int dim, str act, float alpha, float gain, float? clamp) -> Tensor", tags);
+    // d(bias_act)/dx given the output y; for linear, relu and lrelu, whose derivative follows from y.
+    m.def("bias_act_grad_from_output(Tensor grad, Tensor y, str act, float alpha, float gain, float? clamp) -> Tensor",
+          tags);
+    // d^order(bias_act)/dx^order times grad, given the input x and bias b; order is 1 or 2.
+    m.def("bias_act_grad_from_input(Tensor grad, Tensor x, Tensor? b, int dim, str act, float alpha, float gain, "
+          "float? clamp, int order) -> Tensor",
+          tags);
+    // Upsample by zero insertion, pad (negative crops), FIR-filter each channel, downsample; NCHW.
+    // up and down are (x, y), padding is (x0, x1, y0, y1). Its gradient is again an upfirdn2d.
+    m.def("upfirdn2d(Tensor x, Tensor f, int[2] up, int[2] down, int[4] padding, bool flip_filter, float gain) -> Tensor",
+          tags);
+}

@@ -1,0 +1,14 @@
+"""stylegan_ops: fused CPU/CUDA kernels for StyleGAN, with a pure-PyTorch reference path for every op.
+
+Each op takes ``impl='auto'|'fused'|'ref'``. The compiled kernels come from ``pip install --no-build-isolation .``;
+without them the ops run the reference path after one warning (``python -m stylegan_ops.info`` says why).
+"""
+
+from .activations import ACTIVATIONS
+from .bias_act import bias_act
+from .upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
+
+# The ops with fused kernels, by their name in torch.ops.stylegan_ops.
+OPS = ("bias_act", "upfirdn2d")
+
+__all__ = ["ACTIVATIONS", "OPS", "bias_act", "downsample2d", "filter2d", "setup_filter", "upfirdn2d", "upsample2d"]

@@ -1,0 +1,71 @@
+"""Loading the compiled library stylegan_ops._C, and choosing between fused kernels and the reference path.
+
+Nothing is compiled here: _C is built by `pip install --no-build-isolation .`. When it is missing or fails to load,
+every op runs its reference implementation after one warning, and `python -m stylegan_ops.info` says why.
+Set STYLEGAN_OPS_DISABLE_EXTENSION=1 to skip loading it.
+"""
+
+import importlib
+import os
+import warnings
+from typing import Optional
+
+import torch
+
+IMPLS = ("auto", "fused", "ref")
+
+_C = None
+_load_error: Optional[str] = None
+
+if os.environ.get("STYLEGAN_OPS_DISABLE_EXTENSION", "0") not in ("", "0"):
+    _load_error = "disabled by STYLEGAN_OPS_DISABLE_EXTENSION"
+else:
+    try:
+        _C = importlib.import_module(f"{__package__}._C")  # loading the library registers the ops with torch
+    except ModuleNotFoundError as e:
+        if e.name != f"{__package__}._C":
+            _load_error = f"{type(e).__name__}: {e}"
+        else:
+            _load_error = ("stylegan_ops._C is not built; build it with `pip install --no-build-isolation .` "
+                           "(or `-e .`) in the source tree")
+    except (ImportError, OSError) as e:
+        _load_error = f"stylegan_ops._C failed to load ({type(e).__name__}: {e}); rebuild it against this torch"
+
+BUILD_INFO: dict = _C.build_info() if _C is not None else {}
+if _C is not None and BUILD_INFO.get("torch") != torch.__version__:
+    _load_error = (f"stylegan_ops._C was built against torch {BUILD_INFO.get('torch')} but torch "
+                   f"{torch.__version__} is running; rebuild it")
+
+REGISTERED = _C is not None  # the ops exist in torch.ops.stylegan_ops (whether or not they may be used)
+_warned = set()
+
+
+def unavailable_reason(device_type: str) -> Optional[str]:
+    """Why the fused kernels cannot run on `device_type` ('cpu', 'cuda', ...), or None if they can."""
+    if _load_error is not None:
+        return _load_error
+    if device_type in ("cpu", "meta"):
+        return None
+    if device_type == "cuda":
+        return None if BUILD_INFO.get("cuda") else "stylegan_ops._C was built without CUDA"
+    return f"stylegan_ops has no kernels for device type '{device_type}'"
+
+
+def use_fused(op: str, impl: str, device: torch.device) -> bool:
+    """Whether `op` runs its fused kernel for tensors on `device` under `impl` ('auto', 'fused' or 'ref').
+
+    'auto' falls back to the reference path, with one warning per reason, when no kernel is available; 'fused'
+    raises instead."""
+    if impl not in IMPLS:
+        raise ValueError(f"{op}: impl must be one of {IMPLS}, got {impl!r}")
+    if impl == "ref":
+        return False
+    reason = unavailable_reason(device.type)
+    if reason is None:
+        return True
+    if impl == "fused":
+        raise RuntimeError(f"{op}: impl='fused' is unavailable on {device.type}: {reason}")
+    if reason not in _warned:
+        _warned.add(reason)
+        warnings.warn(f"stylegan_ops: using the slow reference ops: {reason}", RuntimeWarning, stacklevel=3)
+    return False

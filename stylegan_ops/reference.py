@@ -1,0 +1,58 @@
+"""Pure-PyTorch reference implementations of the ops: slow and obvious, the oracle of the tests and the fallback when
+the compiled kernels are unavailable. They take arguments already checked and resolved by the public functions."""
+
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .activations import ACTIVATIONS
+
+
+def bias_act(x: torch.Tensor, b: Optional[torch.Tensor], dim: int, act: str, alpha: float, gain: float,
+             clamp: Optional[float]) -> torch.Tensor:
+    """clamp(act(x + b) * gain), one PyTorch op per step."""
+    if b is not None:
+        x = x + b.reshape([-1 if i == dim else 1 for i in range(x.ndim)])
+    x = ACTIVATIONS[act].fn(x, alpha)
+    if gain != 1:
+        x = x * gain
+    if clamp is not None:
+        x = x.clamp(-clamp, clamp)
+    return x
+
+
+def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: Sequence[int], down: Sequence[int], padding: Sequence[int],
+              flip_filter: bool, gain: float) -> torch.Tensor:
+    """Upsample by zero insertion, pad or crop, convolve each channel with f, keep every down-th pixel."""
+    up_x, up_y = up
+    down_x, down_y = down
+    pad_x0, pad_x1, pad_y0, pad_y1 = padding
+    n, c, h, w = x.shape
+    if x.numel() == 0:
+        fh, fw = (f.shape[0], f.shape[-1]) if f.ndim == 2 else (f.shape[0], f.shape[0])
+        out_h = (h * up_y + pad_y0 + pad_y1 - fh) // down_y + 1
+        out_w = (w * up_x + pad_x0 + pad_x1 - fw) // down_x + 1
+        return x.new_zeros([n, c, out_h, out_w])
+
+    # Insert up-1 zeros after every pixel.
+    x = x.reshape(n, c, h, 1, w, 1)
+    x = F.pad(x, [0, up_x - 1, 0, 0, 0, up_y - 1])
+    x = x.reshape(n, c, h * up_y, w * up_x)
+
+    # Pad with zeros, then crop where the padding is negative.
+    x = F.pad(x, [max(pad_x0, 0), max(pad_x1, 0), max(pad_y0, 0), max(pad_y1, 0)])
+    x = x[:, :, max(-pad_y0, 0):x.shape[2] - max(-pad_y1, 0), max(-pad_x0, 0):x.shape[3] - max(-pad_x1, 0)]
+
+    # A true convolution: conv2d correlates, so flip the filter unless asked not to. The gain scales the output
+    # once: the whole filter when 2-D, the row pass when separable.
+    if not flip_filter:
+        f = f.flip(list(range(f.ndim)))
+    scaled = (f * gain).to(x.dtype)
+    if f.ndim == 2:
+        x = F.conv2d(x, scaled[None, None].expand(c, 1, -1, -1), groups=c)
+    else:
+        x = F.conv2d(x, scaled[None, None, None, :].expand(c, 1, 1, -1), groups=c)
+        x = F.conv2d(x, f.to(x.dtype)[None, None, :, None].expand(c, 1, -1, 1), groups=c)
+
+    return x[:, :, ::down_y, ::down_x]

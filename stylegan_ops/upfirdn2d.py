@@ -1,0 +1,185 @@
+"""upfirdn2d: upsample, pad, FIR-filter and downsample 2-D images in one op, and the resampling helpers on it."""
+
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+
+from . import _extension, reference
+from ._checks import check_float, check_int, check_same_device, check_tensor
+
+_ops = torch.ops.stylegan_ops
+
+IntPair = Union[int, Sequence[int]]
+Padding = Union[int, Sequence[int]]
+FILTER_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _pair(op: str, name: str, v: IntPair) -> Tuple[int, int]:
+    values = [v, v] if not isinstance(v, (list, tuple)) else list(v)
+    if len(values) != 2:
+        raise ValueError(f"{op}: {name} must be an int or (x, y), got {v!r}")
+    return tuple(check_int(op, name, e, minimum=1) for e in values)
+
+
+def _padding(op: str, padding: Padding) -> Tuple[int, int, int, int]:
+    values = [padding] if not isinstance(padding, (list, tuple)) else list(padding)
+    values = [check_int(op, "padding", e) for e in values]
+    if len(values) == 1:
+        return values[0], values[0], values[0], values[0]
+    if len(values) == 2:
+        return values[0], values[0], values[1], values[1]
+    if len(values) == 4:
+        return tuple(values)
+    raise ValueError(f"{op}: padding must be an int, (x, y) or (x0, x1, y0, y1), got {padding!r}")
+
+
+def _filter_size(f: Optional[torch.Tensor]) -> Tuple[int, int]:
+    """(width, height) of a filter; a 1-D filter is separable, as tall as it is wide."""
+    if f is None:
+        return 1, 1
+    return (f.shape[-1], f.shape[0])
+
+
+def _check_filter(op: str, f, x: torch.Tensor) -> torch.Tensor:
+    if f is None:
+        return torch.ones([1, 1], dtype=torch.float32, device=x.device)
+    check_tensor(op, "f", f, dtypes=FILTER_DTYPES)
+    if f.ndim not in (1, 2):
+        raise ValueError(f"{op}: f must be 1-D (separable) or 2-D, got shape {list(f.shape)}")
+    if f.numel() == 0:
+        raise ValueError(f"{op}: f must not be empty")
+    check_same_device(op, "f", f, x)
+    if f.requires_grad and torch.is_grad_enabled():
+        raise ValueError(f"{op}: f requires grad, but no gradient with respect to the filter is computed; "
+                         "pass f.detach()")
+    return f
+
+
+def upfirdn2d(x: torch.Tensor, f: Optional[torch.Tensor], up: IntPair = 1, down: IntPair = 1, padding: Padding = 0,
+              flip_filter: bool = False, gain: float = 1, *, impl: str = "auto") -> torch.Tensor:
+    """Upsamples, pads, filters and downsamples each channel of ``x`` ([N, C, H, W]).
+
+    1. Upsample by inserting ``up - 1`` zeros after each pixel along each axis.
+    2. Pad by ``padding`` = (x0, x1, y0, y1); negative values crop.
+    3. Convolve with the FIR filter ``f`` (a true convolution: the filter is flipped unless ``flip_filter``); a 1-D
+       ``f`` is the separable filter f ⊗ f. The result is scaled by ``gain``.
+    4. Keep every ``down``-th pixel.
+
+    ``up`` and ``down`` take an int or (x, y); ``padding`` an int, (x, y) or (x0, x1, y0, y1). Output size along an
+    axis: ``(in * up + pad0 + pad1 - taps) // down + 1``. ``f`` None means a 1x1 filter of one. Differentiable with
+    respect to ``x`` to any order (the gradient is again an upfirdn2d), not with respect to ``f``.
+    """
+    op = "upfirdn2d"
+    check_tensor(op, "x", x, ndim=4)
+    f = _check_filter(op, f, x)
+    up, down, pad = _pair(op, "up", up), _pair(op, "down", down), _padding(op, padding)
+    gain = check_float(op, "gain", gain)
+    fw, fh = _filter_size(f)
+    out_w = (x.shape[3] * up[0] + pad[0] + pad[1] - fw) // down[0] + 1
+    out_h = (x.shape[2] * up[1] + pad[2] + pad[3] - fh) // down[1] + 1
+    if out_w < 1 or out_h < 1:
+        raise ValueError(f"{op}: padding {pad} leaves no output for x of shape {list(x.shape)}, up={up} and a "
+                         f"{fh}x{fw} filter")
+    if _extension.use_fused(op, impl, x.device):
+        return _ops.upfirdn2d(x, f, list(up), list(down), list(pad), bool(flip_filter), gain)
+    return reference.upfirdn2d(x, f, up, down, pad, bool(flip_filter), gain)
+
+
+def _upfirdn2d_setup(ctx, inputs, output):
+    x, f, up, down, padding, flip_filter, gain = inputs
+    ctx.save_for_backward(f)
+    ctx.args = (x.shape[2], x.shape[3], up, down, padding, flip_filter, gain)
+
+
+def _upfirdn2d_backward(ctx, grad):
+    # The adjoint of upfirdn2d: up and down swap, the filter flips, and the padding makes the sizes meet.
+    (f,) = ctx.saved_tensors
+    in_h, in_w, (up_x, up_y), (down_x, down_y), (px0, px1, py0, py1), flip_filter, gain = ctx.args
+    fw, fh = _filter_size(f)
+    out_h, out_w = grad.shape[2], grad.shape[3]
+    padding = [fw - px0 - 1, in_w * up_x - out_w * down_x + px0 - up_x + 1,
+               fh - py0 - 1, in_h * up_y - out_h * down_y + py0 - up_y + 1]
+    grad_x = _ops.upfirdn2d(grad, f, [down_x, down_y], [up_x, up_y], padding, not flip_filter, gain)
+    return grad_x, None, None, None, None, None, None
+
+
+if _extension.REGISTERED:
+    torch.library.register_autograd("stylegan_ops::upfirdn2d", _upfirdn2d_backward, setup_context=_upfirdn2d_setup)
+
+    @torch.library.register_fake("stylegan_ops::upfirdn2d")
+    def _upfirdn2d_fake(x, f, up, down, padding, flip_filter, gain):
+        fw, fh = _filter_size(f)
+        out_w = (x.shape[3] * up[0] + padding[0] + padding[1] - fw) // down[0] + 1
+        out_h = (x.shape[2] * up[1] + padding[2] + padding[3] - fh) // down[1] + 1
+        # The kernels' rule (csrc/layout.h): channels_last out exactly when x is channels_last and not contiguous.
+        channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+        return torch.empty([x.shape[0], x.shape[1], out_h, out_w], dtype=x.dtype, device=x.device,
+                           memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
+def setup_filter(f, *, device: Optional[torch.device] = None, normalize: bool = True, flip_filter: bool = False,
+                 gain: float = 1, separable: Optional[bool] = None) -> torch.Tensor:
+    """Turns a list or tensor of taps into a float32 filter for upfirdn2d.
+
+    A 1-D filter stays 1-D (separable) when ``separable`` is True, or when None and it has 8 or more taps; otherwise
+    it becomes the 2-D outer product f ⊗ f. ``normalize`` scales the taps to sum to 1, ``flip_filter`` flips them, and
+    the filter is scaled by ``gain ** (ndim / 2)`` so that filtering scales the image by ``gain``. None gives [[1]].
+    """
+    op = "setup_filter"
+    if f is None:
+        f = 1
+    f = torch.as_tensor(f, dtype=torch.float32)
+    if f.ndim == 0:
+        f = f[None]
+    if f.ndim not in (1, 2) or f.numel() == 0:
+        raise ValueError(f"{op}: f must be a non-empty 1-D or 2-D list or tensor, got shape {list(f.shape)}")
+    if separable is None:
+        separable = f.ndim == 1 and f.numel() >= 8
+    if f.ndim == 1 and not separable:
+        f = torch.outer(f, f)
+    if f.ndim != (1 if separable else 2):
+        raise ValueError(f"{op}: separable={separable} needs a 1-D filter, got shape {list(f.shape)}")
+    if normalize:
+        total = f.sum()
+        if total == 0:
+            raise ValueError(f"{op}: cannot normalize a filter whose taps sum to zero; pass normalize=False")
+        f = f / total
+    if flip_filter:
+        f = f.flip(list(range(f.ndim)))
+    f = f * (check_float(op, "gain", gain) ** (f.ndim / 2))
+    return f.to(device=device) if device is not None else f
+
+
+def _resample_padding(op: str, f, factor: Tuple[int, int], padding: Padding, upsampling: bool):
+    fw, fh = _filter_size(f)
+    px0, px1, py0, py1 = _padding(op, padding)
+    (fx, fy) = factor
+    if upsampling:
+        return [px0 + (fw + fx - 1) // 2, px1 + (fw - fx) // 2, py0 + (fh + fy - 1) // 2, py1 + (fh - fy) // 2]
+    return [px0 + (fw - fx + 1) // 2, px1 + (fw - fx) // 2, py0 + (fh - fy + 1) // 2, py1 + (fh - fy) // 2]
+
+
+def upsample2d(x: torch.Tensor, f: Optional[torch.Tensor], up: IntPair = 2, padding: Padding = 0,
+               flip_filter: bool = False, gain: float = 1, *, impl: str = "auto") -> torch.Tensor:
+    """Upsamples ``x`` by ``up`` with the filter ``f`` (see setup_filter), keeping the image centred; the output is
+    ``up`` times larger (plus ``padding``). The filter gain is multiplied by up_x * up_y to preserve brightness."""
+    up = _pair("upsample2d", "up", up)
+    padding = _resample_padding("upsample2d", f, up, padding, upsampling=True)
+    return upfirdn2d(x, f, up=up, padding=padding, flip_filter=flip_filter, gain=gain * up[0] * up[1], impl=impl)
+
+
+def downsample2d(x: torch.Tensor, f: Optional[torch.Tensor], down: IntPair = 2, padding: Padding = 0,
+                 flip_filter: bool = False, gain: float = 1, *, impl: str = "auto") -> torch.Tensor:
+    """Downsamples ``x`` by ``down`` after filtering with ``f`` (see setup_filter), keeping the image centred."""
+    down = _pair("downsample2d", "down", down)
+    padding = _resample_padding("downsample2d", f, down, padding, upsampling=False)
+    return upfirdn2d(x, f, down=down, padding=padding, flip_filter=flip_filter, gain=gain, impl=impl)
+
+
+def filter2d(x: torch.Tensor, f: Optional[torch.Tensor], padding: Padding = 0, flip_filter: bool = False,
+             gain: float = 1, *, impl: str = "auto") -> torch.Tensor:
+    """Filters ``x`` with ``f``, keeping its size (plus ``padding``)."""
+    fw, fh = _filter_size(f)
+    px0, px1, py0, py1 = _padding("filter2d", padding)
+    padding = [px0 + fw // 2, px1 + (fw - 1) // 2, py0 + fh // 2, py1 + (fh - 1) // 2]
+    return upfirdn2d(x, f, padding=padding, flip_filter=flip_filter, gain=gain, impl=impl)
