@@ -1,0 +1,80 @@
+"""Benchmark fixtures: devices, device synchronisation, the copy-bandwidth ceiling, and a side-by-side summary of
+fused vs reference (speed-up, GB/s, fraction of the copy bandwidth) printed after pytest-benchmark's tables."""
+
+import time
+
+import pytest
+import torch
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+_results = []  # (group, impl, median seconds, bytes moved)
+_copy_bandwidth = {}
+
+
+def synchronize(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def copy_bandwidth(device) -> float:
+    """Bytes per second of a large device-to-device copy, counting bytes read plus bytes written."""
+    if device not in _copy_bandwidth:
+        src = torch.empty(256 * 2**20, dtype=torch.uint8, device=device).random_()
+        dst = torch.empty_like(src)
+        best = float("inf")
+        for _ in range(10):
+            synchronize(device)
+            start = time.perf_counter()
+            dst.copy_(src)
+            synchronize(device)
+            best = min(best, time.perf_counter() - start)
+        _copy_bandwidth[device] = 2 * src.numel() / best
+    return _copy_bandwidth[device]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    return request.param
+
+
+@pytest.fixture
+def measure(benchmark):
+    """measure(fn, group=..., impl=..., device=..., bytes_moved=...) times fn (which must synchronize the device
+    itself) in pytest-benchmark group `group` and records it for the summary."""
+
+    def run(fn, *, group, impl, device, bytes_moved):
+        benchmark.group = group
+        benchmark.extra_info.update(impl=impl, device=device, bytes_moved=bytes_moved)
+        benchmark(fn)
+        if benchmark.stats is not None:  # None when benchmarks are disabled
+            median = benchmark.stats.stats.median
+            benchmark.extra_info["GB/s"] = bytes_moved / median / 1e9
+            _results.append((group, impl, device, median, bytes_moved))
+
+    return run
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's own tables
+def pytest_terminal_summary(terminalreporter):
+    if not _results:
+        return
+    write = terminalreporter.write_line
+    write("")
+    write("fused vs reference (medians; GB/s counts the bytes the fused op must move: inputs read once, outputs "
+          "written once)")
+    write(f"{'group':<58} {'fused ms':>9} {'ref ms':>9} {'speed-up':>8} {'GB/s':>7} {'of copy':>8}")
+    groups = {}
+    for group, impl, device, median, nbytes in _results:
+        groups.setdefault(group, {"device": device, "bytes": nbytes})[impl] = median
+    for group, r in groups.items():
+        fused, ref = r.get("fused"), r.get("ref")
+        ceiling = copy_bandwidth(r["device"])
+        cells = [f"{group:<58}", f"{fused * 1e3:>9.3f}" if fused else f"{'-':>9}",
+                 f"{ref * 1e3:>9.3f}" if ref else f"{'-':>9}",
+                 f"{ref / fused:>7.2f}x" if fused and ref else f"{'-':>8}"]
+        if fused:
+            gbs = r["bytes"] / fused / 1e9
+            cells += [f"{gbs:>7.1f}", f"{100 * gbs * 1e9 / ceiling:>7.0f}%"]
+        write(" ".join(cells))
+    for device in sorted({r["device"] for r in groups.values()}):
+        write(f"copy bandwidth on {device}: {copy_bandwidth(device) / 1e9:.1f} GB/s (read + write)")
