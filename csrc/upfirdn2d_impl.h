@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 
 #include "common/upfirdn2d.h"
 #include "layout.h"
@@ -19,25 +21,24 @@ inline int64_t upfirdn2d_out_size(int64_t in, int64_t up, int64_t down, int64_t 
     return span < 0 ? 0 : span / down + 1;
 }
 
-// One pass over the planes of x with a filter_h x filter_w filter (f, already in the accumulation type).
+// One pass over the planes of x with a filter_h x filter_w filter (f, already in the accumulation type), writing an
+// output in `format`. Sizes have been checked to fit the kernels' 32-bit per-axis arithmetic.
 inline at::Tensor upfirdn2d_pass(const at::Tensor& x, const at::Tensor& f, int filter_h, int filter_w, int up_x,
                                  int up_y, int down_x, int down_y, int pad_x0, int pad_x1, int pad_y0, int pad_y1,
-                                 bool flip_filter, double gain, Upfirdn2dRunner run) {
+                                 bool flip_filter, double gain, at::MemoryFormat format, Upfirdn2dRunner run) {
     const int64_t out_h = upfirdn2d_out_size(x.size(2), up_y, down_y, pad_y0, pad_y1, filter_h);
     const int64_t out_w = upfirdn2d_out_size(x.size(3), up_x, down_x, pad_x0, pad_x1, filter_w);
-    const at::MemoryFormat format = output_memory_format(x);
     at::Tensor y = at::empty({x.size(0), x.size(1), out_h, out_w}, x.options().memory_format(format));
     if (y.numel() == 0) return y;
-    // Kernels take any strides; a channels_last x (the only kind that gives a channels_last y) is also dense.
-    const at::Tensor& x_in = x;
+    // The kernels take any strides: x as it is (channels-last kernels only ever see a channels_last x).
     Upfirdn2dParams p{};
-    p.x = x_in.const_data_ptr();
+    p.x = x.const_data_ptr();
     p.f = f.const_data_ptr();
     p.y = y.mutable_data_ptr();
     p.batch = x.size(0);
     p.channels = x.size(1);
     for (int d = 0; d < 4; ++d) {
-        p.x_stride[d] = x_in.stride(d);
+        p.x_stride[d] = x.stride(d);
         p.y_stride[d] = y.stride(d);
     }
     p.in_h = static_cast<int>(x.size(2));
@@ -54,16 +55,20 @@ inline at::Tensor upfirdn2d_pass(const at::Tensor& x, const at::Tensor& f, int f
     p.filter_w = filter_w;
     p.flip_filter = flip_filter;
     p.gain = gain;
-    p.channels_last = format == at::MemoryFormat::ChannelsLast;
+    p.channels_last = format == at::MemoryFormat::ChannelsLast && x.is_contiguous(at::MemoryFormat::ChannelsLast);
     p.dtype = dtype_of(x);
     run(p);
     return y;
 }
 
-inline int checked_int(int64_t v, const char* name) {
-    TORCH_CHECK_VALUE(v >= -(int64_t(1) << 30) && v <= (int64_t(1) << 30), "upfirdn2d: ", name, " value ", v,
-                      " is out of range");
-    return static_cast<int>(v);
+// The kernels index each axis in 32-bit arithmetic, positions in the upsampled and padded signal included.
+inline void check_axis_fits(int64_t in, int64_t up, int64_t down, int64_t pad0, int64_t pad1, int64_t taps,
+                            const char* axis) {
+    const int64_t extent = in * up + 2 * (std::abs(pad0) + std::abs(pad1)) + taps + down;
+    TORCH_CHECK_VALUE(up <= INT32_MAX && down <= INT32_MAX && std::abs(pad0) <= INT32_MAX &&
+                          std::abs(pad1) <= INT32_MAX && extent < INT32_MAX,
+                      "upfirdn2d: along ", axis, ", the upsampled and padded signal (", in, " x up ", up,
+                      " with padding ", pad0, ", ", pad1, ") is too large for the kernels' 32-bit indexing");
 }
 
 inline at::Tensor upfirdn2d_forward(const at::Tensor& x, const at::Tensor& f, at::IntArrayRef up,
@@ -81,27 +86,29 @@ inline at::Tensor upfirdn2d_forward(const at::Tensor& x, const at::Tensor& f, at
     TORCH_CHECK_VALUE(up[0] >= 1 && up[1] >= 1, "upfirdn2d: up must be positive, got ", up);
     TORCH_CHECK_VALUE(down[0] >= 1 && down[1] >= 1, "upfirdn2d: down must be positive, got ", down);
     TORCH_CHECK_VALUE(std::isfinite(gain), "upfirdn2d: gain must be finite, got ", gain);
-    TORCH_CHECK_VALUE(x.size(2) < (int64_t(1) << 30) && x.size(3) < (int64_t(1) << 30),
-                      "upfirdn2d: x is too large along H or W");
-    const int up_x = checked_int(up[0], "up"), up_y = checked_int(up[1], "up");
-    const int down_x = checked_int(down[0], "down"), down_y = checked_int(down[1], "down");
-    const int px0 = checked_int(padding[0], "padding"), px1 = checked_int(padding[1], "padding");
-    const int py0 = checked_int(padding[2], "padding"), py1 = checked_int(padding[3], "padding");
-    const int fw = static_cast<int>(f.size(-1));
-    const int fh = f.dim() == 2 ? static_cast<int>(f.size(0)) : fw;
-    const int64_t out_h = upfirdn2d_out_size(x.size(2), up_y, down_y, py0, py1, fh);
-    const int64_t out_w = upfirdn2d_out_size(x.size(3), up_x, down_x, px0, px1, fw);
+    const int64_t fw = f.size(-1);
+    const int64_t fh = f.dim() == 2 ? f.size(0) : fw;
+    check_axis_fits(x.size(3), up[0], down[0], padding[0], padding[1], fw, "W");
+    check_axis_fits(x.size(2), up[1], down[1], padding[2], padding[3], fh, "H");
+    const int64_t out_h = upfirdn2d_out_size(x.size(2), up[1], down[1], padding[2], padding[3], fh);
+    const int64_t out_w = upfirdn2d_out_size(x.size(3), up[0], down[0], padding[0], padding[1], fw);
     TORCH_CHECK_VALUE(out_h > 0 && out_w > 0, "upfirdn2d: padding ", padding, " leaves no output for x of shape ",
                       x.sizes(), " and a ", fh, "x", fw, " filter");
+    const int up_x = int(up[0]), up_y = int(up[1]), down_x = int(down[0]), down_y = int(down[1]);
+    const int px0 = int(padding[0]), px1 = int(padding[1]), py0 = int(padding[2]), py1 = int(padding[3]);
 
+    const at::MemoryFormat format = output_memory_format(x);
     const at::ScalarType acc = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
     const at::Tensor taps = f.to(acc).contiguous();
     if (f.dim() == 2) {
-        return upfirdn2d_pass(x, taps, fh, fw, up_x, up_y, down_x, down_y, px0, px1, py0, py1, flip_filter, gain, run);
+        return upfirdn2d_pass(x, taps, int(fh), int(fw), up_x, up_y, down_x, down_y, px0, px1, py0, py1, flip_filter,
+                              gain, format, run);
     }
-    // Separable: rows first, then columns; the gain is applied once, in the second pass.
-    at::Tensor rows = upfirdn2d_pass(x, taps, 1, fw, up_x, 1, down_x, 1, px0, px1, 0, 0, flip_filter, 1.0, run);
-    return upfirdn2d_pass(rows, taps, fh, 1, 1, up_y, 1, down_y, 0, 0, py0, py1, flip_filter, gain, run);
+    // Separable: rows, then columns, both in the output's format. The gain goes with the row pass, as in the
+    // reference, so that a half-precision intermediate overflows (or not) exactly where the reference does.
+    const at::Tensor rows = upfirdn2d_pass(x, taps, 1, int(fw), up_x, 1, down_x, 1, px0, px1, 0, 0, flip_filter, gain,
+                                           format, run);
+    return upfirdn2d_pass(rows, taps, int(fh), 1, 1, up_y, 1, down_y, 0, 0, py0, py1, flip_filter, 1.0, format, run);
 }
 
 // The registered op of one device, bound to that device's runner and device guard.

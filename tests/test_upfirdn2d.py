@@ -132,6 +132,14 @@ def test_empty_tensors(shape, device):
     assert x.grad.shape == x.shape
 
 
+def test_separable_gain_applies_where_the_reference_applies_it(device):
+    # The intermediate of the two passes is half precision: with the gain in the row pass, 60000 * 0.25 stays finite.
+    x = torch.full((1, 1, 4, 4), 60000.0, dtype=torch.float16, device=device)
+    f = torch.ones(2, device=device)
+    assert_matches(upfirdn2d(x, f, padding=(0, 1, 0, 1), gain=0.25, impl="fused"),
+                   upfirdn2d(x, f, padding=(0, 1, 0, 1), gain=0.25, impl="ref"))
+
+
 def test_zero_size_image_with_padding_gives_zeros(device):
     x = torch.randn(1, 2, 0, 3, device=device)
     out = upfirdn2d(x, torch.ones(2, 2, device=device), padding=(0, 0, 2, 1), impl="fused")
@@ -203,6 +211,10 @@ def opcheck_samples(device):
         (ops.upfirdn2d.default, (x, f2, [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0)),
         (ops.upfirdn2d.default, (xc, f2, [1, 1], [2, 2], [1, 1, 1, 1], False, 1.0)),
         (ops.upfirdn2d.default, (x, f1, [1, 2], [3, 1], [0, 3, -1, 2], True, 0.5)),
+        # Separable on a channels_last image whose intermediate (after the row pass) is 1x1: the output keeps x's
+        # memory format through both passes, as the fake kernel says.
+        (ops.upfirdn2d.default, (torch.randn(2, 3, 1, 4, device=device).to(memory_format=torch.channels_last),
+                                 torch.ones(4, device=device), [1, 8], [8, 1], [0, 0, 0, 0], False, 1.0)),
     ]
 
 
@@ -266,6 +278,13 @@ class TestBadInput:
     def test_bad_padding_form(self, padding):
         with pytest.raises(ValueError, match="padding must be"):
             upfirdn2d(torch.randn(1, 1, 4, 4), self.f, padding=padding)
+
+    def test_factors_past_32_bit_indexing(self):
+        x = torch.randn(1, 1, 1, 3)
+        with pytest.raises(ValueError, match="too large for the kernels' 32-bit indexing"):
+            upfirdn2d(x, None, up=(2**30, 1), down=(2**30, 1), impl="fused")
+        with pytest.raises(ValueError, match="too large"):
+            upfirdn2d(x, None, up=(3, 1), padding=(2**30, 2**30, 0, 0), impl="fused")
 
     def test_padding_that_leaves_no_output(self):
         with pytest.raises(ValueError, match="padding .* leaves no output"):

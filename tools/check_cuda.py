@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRY = re.compile(r"Compiling entry function '(\w+)' for 'sm_(\d+)'")
-USAGE = re.compile(r"Used (\d+) registers.*?(?:, (\d+) bytes smem)?$")
+USAGE = re.compile(r"Used (\d+) registers(?:.*?, (\d+) bytes smem)?")
 SPILL = re.compile(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads")
 
 
@@ -30,9 +30,14 @@ def demangle(names):
     return [re.sub(r"\(anonymous namespace\)::|stylegan_ops::", "", n) for n in out[: len(names)]]
 
 
+# torch's extension build passes these to nvcc; the kernels must compile with them.
+TORCH_NVCC_DEFINES = ["-D__CUDA_NO_HALF_OPERATORS__", "-D__CUDA_NO_HALF_CONVERSIONS__",
+                      "-D__CUDA_NO_BFLOAT16_CONVERSIONS__", "-D__CUDA_NO_HALF2_OPERATORS__", "--expt-relaxed-constexpr"]
+
+
 def compile_cu(nvcc, source, arch, verbose):
     cmd = [nvcc, "-std=c++17", "-O3", f"-arch=sm_{arch}", "-Werror", "all-warnings", "-Xcompiler", "-Wall,-Wextra",
-           "--resource-usage", "-c", str(source), "-o", os.devnull]
+           *TORCH_NVCC_DEFINES, "--resource-usage", "-c", str(source), "-o", os.devnull]
     result = subprocess.run(cmd, capture_output=True, text=True)
     log = result.stdout + result.stderr
     if result.returncode != 0:

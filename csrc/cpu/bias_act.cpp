@@ -86,9 +86,10 @@ void bias_act_cpu_typed(const BiasActParams& p) {
 
 void run_bias_act_cpu(const BiasActParams& p) {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, scalar_type_of(p.dtype), "bias_act_cpu", [&] {
-        dispatch_bias_act(p.act, p.mode, [&](auto act, auto mode) {
+        const bool ran = dispatch_bias_act(p.act, p.mode, [&](auto act, auto mode) {
             bias_act_cpu_typed<scalar_t, decltype(act)::value, decltype(mode)::value>(p);
         });
+        TORCH_INTERNAL_ASSERT(ran, "bias_act: no CPU kernel for this activation and mode");
     });
 }
 

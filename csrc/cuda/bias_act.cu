@@ -1,6 +1,7 @@
 // bias_act on CUDA: a grid-stride loop over memory in order, 16 bytes per load and store when every pointer allows,
-// element by element otherwise. The bias index of element i is (i / bias_stride) % bias_size; it is computed once
-// per vector when bias_stride is a multiple of the vector width, in 32-bit arithmetic when the tensor allows.
+// element by element otherwise. The bias index of element i is (i / bias_stride) % bias_size: computed once per
+// vector when bias_stride is a multiple of the vector width, incremented when the bias dimension is innermost, and
+// in 32-bit arithmetic when the tensor allows.
 #include <stdint.h>
 
 #include "../common/bias_act_dispatch.h"
@@ -36,7 +37,11 @@ __device__ __forceinline__ void bias_act_range(const BiasActParams& p, int64_t v
     const T* b = kUsesBias ? static_cast<const T*>(p.b) : nullptr;
     T* out = static_cast<T*>(p.out);
     const I stride = I(p.bias_stride), size = I(p.bias_size);
-    const bool bias_per_vector = b != nullptr && p.bias_stride % kVec == 0;
+    // How the bias index moves within a vector: not at all (every bias boundary is a multiple of bias_stride, hence
+    // of kVec), by one per element with wrap-around (the bias dimension is innermost, as in channels_last), or in
+    // general, element by element.
+    const bool bias_per_vector = b != nullptr && (p.bias_size == 1 || p.bias_stride % kVec == 0);
+    const bool bias_innermost = b != nullptr && !bias_per_vector && p.bias_stride == 1;
     const int64_t step = int64_t(gridDim.x) * blockDim.x;
     const int64_t first = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
 
@@ -46,12 +51,19 @@ __device__ __forceinline__ void bias_act_range(const BiasActParams& p, int64_t v
         if constexpr (kReadsRef) r = reinterpret_cast<const V*>(ref)[v];
         const I i0 = I(v) * I(kVec);
         S bias_v = S(0);
+        I c = 0;
         if (bias_per_vector) bias_v = to_acc(b[bias_index(i0, stride, size)]);
+        if (bias_innermost) c = i0 % size;
         V y;
 #pragma unroll
         for (int k = 0; k < kVec; ++k) {
             S bias = bias_v;
-            if (b != nullptr && !bias_per_vector) bias = to_acc(b[bias_index(I(i0 + I(k)), stride, size)]);
+            if (bias_innermost) {
+                bias = to_acc(b[c]);
+                c = (c + 1 == size) ? I(0) : I(c + 1);
+            } else if (b != nullptr && !bias_per_vector) {
+                bias = to_acc(b[bias_index(I(i0 + I(k)), stride, size)]);
+            }
             const S rk = kReadsRef ? to_acc(r.v[k]) : S(0);
             y.v[k] = from_acc<T>(bias_act_element<A, M, S>(to_acc(x.v[k]), rk, bias, sc));
         }
@@ -65,7 +77,7 @@ __device__ __forceinline__ void bias_act_range(const BiasActParams& p, int64_t v
 }
 
 template <typename T, Act A, BiasActMode M>
-__global__ void __launch_bounds__(kThreads) bias_act_kernel(BiasActParams p, int64_t vec_count) {
+__global__ void __launch_bounds__(kThreads, 4) bias_act_kernel(BiasActParams p, int64_t vec_count) {
     if (p.numel <= int64_t(UINT32_MAX)) bias_act_range<T, A, M, uint32_t>(p, vec_count);
     else bias_act_range<T, A, M, uint64_t>(p, vec_count);
 }
@@ -82,10 +94,10 @@ cudaError_t launch_bias_act(const BiasActParams& p, cudaStream_t stream) {
         const bool vectorize = aligned16(p.in) && aligned16(p.ref) && aligned16(p.out);
         const int64_t vec_count = vectorize ? p.numel / kVec : 0;
         const unsigned int blocks = grid_size(vectorize ? vec_count : p.numel, kThreads, 16);
-        dispatch_bias_act(p.act, p.mode, [&](auto act, auto mode) {
+        const bool launched = dispatch_bias_act(p.act, p.mode, [&](auto act, auto mode) {
             bias_act_kernel<T, decltype(act)::value, decltype(mode)::value><<<blocks, kThreads, 0, stream>>>(p, vec_count);
         });
-        return cudaGetLastError();
+        return launched ? cudaGetLastError() : cudaErrorInvalidValue;
     });
 }
 

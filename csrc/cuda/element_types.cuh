@@ -35,11 +35,23 @@ cudaError_t dispatch_dtype(DType dtype, F&& f) {
     return cudaErrorInvalidValue;
 }
 
+// Multiprocessors of the current device, read once per device (the first 64 devices; others on every call).
+inline int multiprocessor_count() {
+    constexpr int kCached = 64;
+    static int counts[kCached] = {};  // 0: not read yet; concurrent first reads store the same value
+    int device = 0, sms = 0;
+    cudaGetDevice(&device);
+    const bool cached = device >= 0 && device < kCached;
+    if (cached && counts[device] > 0) return counts[device];
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    sms = sms > 0 ? sms : 1;
+    if (cached) counts[device] = sms;
+    return sms;
+}
+
 // Enough blocks of `threads` to keep every multiprocessor of the current device busy for `work` items.
 inline unsigned int grid_size(long long work, int threads, int blocks_per_sm) {
-    int device = 0, sms = 1;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    const int sms = multiprocessor_count();
     long long needed = (work + threads - 1) / threads;
     long long cap = (long long)sms * blocks_per_sm;
     long long blocks = needed < cap ? needed : cap;

@@ -39,7 +39,7 @@ struct TileConfig {
 constexpr int kTiledThreads = 256;
 
 template <typename T, typename C>
-__global__ void __launch_bounds__(kTiledThreads) upfirdn2d_tiled_kernel(Upfirdn2dParams p) {
+__global__ void __launch_bounds__(kTiledThreads, 1) upfirdn2d_tiled_kernel(Upfirdn2dParams p) {
     using S = acc_t<T>;
     __shared__ S taps[C::kMaxFilterH][C::kMaxFilterW];
     __shared__ S tile[C::kInH][C::kInW];
@@ -98,7 +98,7 @@ __global__ void __launch_bounds__(kTiledThreads) upfirdn2d_tiled_kernel(Upfirdn2
 constexpr int kGenericThreads = 256;
 
 template <typename T>
-__global__ void __launch_bounds__(kGenericThreads) upfirdn2d_generic_kernel(Upfirdn2dParams p) {
+__global__ void __launch_bounds__(kGenericThreads, 1) upfirdn2d_generic_kernel(Upfirdn2dParams p) {
     using S = acc_t<T>;
     const S* f = static_cast<const S*>(p.f);
     const T* x = static_cast<const T*>(p.x);
@@ -184,7 +184,7 @@ bool launch_tiled_if_supported(const Upfirdn2dParams& p, cudaStream_t stream, cu
 
 cudaError_t launch_upfirdn2d(const Upfirdn2dParams& p, cudaStream_t stream) {
     const int64_t total = p.batch * p.channels * p.out_h * p.out_w;
-    if (total == 0) return cudaSuccess;
+    if (total <= 0) return cudaSuccess;
     return dispatch_dtype(p.dtype, [&](auto type_tag) -> cudaError_t {
         using T = decltype(type_tag);
         cudaError_t err = cudaSuccess;
