@@ -65,8 +65,11 @@ def extension():
     opt = ["-O0", "-g"] if debug else ["-O3"]
     # at::parallel_for is a header template over OpenMP here: without -fopenmp it would run on one thread.
     # -fno-trapping-math lets the compiler vectorize loops with a select such as lrelu's (we never read FP traps).
+    # -ffp-contract=off keeps a*b+c two roundings everywhere, so that the vectorized and scalar forms of a formula
+    # (and the AVX2/AVX-512 clones and the baseline) give the same bits: the kernels rely on it, e.g. a constant plane
+    # must normalize to exactly zero.
     openmp = ["-fopenmp"] if torch.backends.openmp.is_available() else []
-    cxx = opt + ["-Wall", "-Wno-unused-parameter", "-fno-trapping-math"] + openmp
+    cxx = opt + ["-Wall", "-Wno-unused-parameter", "-fno-trapping-math", "-ffp-contract=off"] + openmp
     files = sources("csrc/*.cpp", "csrc/cpu/*.cpp")
     kwargs = dict(name="stylegan_ops._C", define_macros=defines, include_dirs=[str(ROOT / "csrc")],
                   extra_link_args=openmp)

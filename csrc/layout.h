@@ -48,7 +48,8 @@ inline at::Tensor with_layout_of(const at::Tensor& t, const at::Tensor& like) {
 }
 
 // The memory format an op returns for a 4-D input: channels_last exactly when the input is channels_last and not
-// also contiguous (as a tensor with C == 1 or H == W == 1 is). The fake kernels in stylegan_ops apply the same rule.
+// also contiguous (as a tensor with C == 1 or H == W == 1 is). The fake kernels apply the same rule
+// (stylegan_ops/_layout.py).
 inline at::MemoryFormat output_memory_format(const at::Tensor& x) {
     return (x.dim() == 4 && x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous())
                ? at::MemoryFormat::ChannelsLast

@@ -5,10 +5,13 @@ without them the ops run the reference path after one warning (``python -m style
 """
 
 from .activations import ACTIVATIONS
+from .adain import adain, style_epilogue
 from .bias_act import bias_act
+from .noise_bias_act import noise_bias_act
 from .upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
 
 # The ops with fused kernels, by their name in torch.ops.stylegan_ops.
-OPS = ("bias_act", "upfirdn2d")
+OPS = ("bias_act", "upfirdn2d", "noise_bias_act", "adain", "style_epilogue")
 
-__all__ = ["ACTIVATIONS", "OPS", "bias_act", "downsample2d", "filter2d", "setup_filter", "upfirdn2d", "upsample2d"]
+__all__ = ["ACTIVATIONS", "OPS", "adain", "bias_act", "downsample2d", "filter2d", "noise_bias_act", "setup_filter",
+           "style_epilogue", "upfirdn2d", "upsample2d"]

@@ -1,6 +1,6 @@
 """bias_act: bias, activation, gain and clamp in one pass over memory."""
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 
@@ -31,15 +31,7 @@ def bias_act(x: torch.Tensor, b: Optional[torch.Tensor] = None, dim: int = 1, ac
     """
     op = "bias_act"
     check_tensor(op, "x", x)
-    if act not in ACTIVATIONS:
-        raise ValueError(f"{op}: act must be one of {sorted(ACTIVATIONS)}, got {act!r}")
-    spec = ACTIVATIONS[act]
-    if spec.default_alpha is None and alpha is not None:
-        raise ValueError(f"{op}: alpha is not a parameter of act={act!r} (only of lrelu)")
-    alpha = check_float(op, "alpha", spec.default_alpha if alpha is None else alpha, minimum=0.0) if act == "lrelu" \
-        else 0.0
-    gain = check_float(op, "gain", spec.default_gain if gain is None else gain)
-    clamp = check_float(op, "clamp", clamp, minimum=0.0, allow_none=True)
+    alpha, gain, clamp = resolve_activation(op, act, alpha, gain, clamp)
     if b is not None:
         check_tensor(op, "b", b, dtypes=(x.dtype,), ndim=1)
         check_same_device(op, "b", b, x)
@@ -54,6 +46,21 @@ def bias_act(x: torch.Tensor, b: Optional[torch.Tensor] = None, dim: int = 1, ac
     if _extension.use_fused(op, impl, x.device):
         return _ops.bias_act(x, b, dim, act, alpha, gain, clamp)
     return reference.bias_act(x, b, dim, act, alpha, gain, clamp)
+
+
+def resolve_activation(op: str, act: str, alpha: Optional[float], gain: Optional[float],
+                       clamp: Optional[float]) -> Tuple[float, float, Optional[float]]:
+    """Checks act and fills in its default alpha and gain: (alpha, gain, clamp) as the ops take them."""
+    if act not in ACTIVATIONS:
+        raise ValueError(f"{op}: act must be one of {sorted(ACTIVATIONS)}, got {act!r}")
+    spec = ACTIVATIONS[act]
+    if spec.default_alpha is None and alpha is not None:
+        raise ValueError(f"{op}: alpha is not a parameter of act={act!r} (only of lrelu)")
+    alpha = check_float(op, "alpha", spec.default_alpha if alpha is None else alpha, minimum=0.0) if act == "lrelu" \
+        else 0.0
+    gain = check_float(op, "gain", spec.default_gain if gain is None else gain)
+    clamp = check_float(op, "clamp", clamp, minimum=0.0, allow_none=True)
+    return alpha, gain, clamp
 
 
 def _sum_to_bias(grad_x: torch.Tensor, dim: int) -> torch.Tensor:

@@ -56,3 +56,32 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: Sequence[int], down: Sequenc
         x = F.conv2d(x, f.to(x.dtype)[None, None, :, None].expand(c, 1, -1, 1), groups=c)
 
     return x[:, :, ::down_y, ::down_x]
+
+
+def per_channel(v: torch.Tensor) -> torch.Tensor:
+    """A strength or weight of one value or one per channel, shaped to broadcast over [N, C, H, W]."""
+    return v.reshape([]) if v.numel() == 1 else v.reshape(1, -1, 1, 1)
+
+
+def noise_bias_act(x: torch.Tensor, noise: Optional[torch.Tensor], strength: Optional[torch.Tensor],
+                   b: Optional[torch.Tensor], act: str, alpha: float, gain: float,
+                   clamp: Optional[float]) -> torch.Tensor:
+    """clamp(act(x + strength * noise + b) * gain) on [N, C, H, W], noise [N, 1, H, W]."""
+    if noise is not None:
+        x = x + noise * per_channel(strength)
+    return bias_act(x, b, 1, act, alpha, gain, clamp)
+
+
+def adain(x: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:
+    """Each (n, c) plane normalized to zero mean and unit (biased) variance, then scaled and shifted per plane."""
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    centered = x - mean
+    var = centered.square().mean(dim=(2, 3), keepdim=True)
+    return centered * torch.rsqrt(var + eps) * scale[:, :, None, None] + bias[:, :, None, None]
+
+
+def style_epilogue(x: torch.Tensor, noise: Optional[torch.Tensor], noise_weight: Optional[torch.Tensor],
+                   b: Optional[torch.Tensor], scale: torch.Tensor, bias: torch.Tensor, alpha: float, gain: float,
+                   eps: float) -> torch.Tensor:
+    """StyleGAN's layer tail: adain(lrelu(x + noise_weight * noise + b, alpha) * gain, scale, bias)."""
+    return adain(noise_bias_act(x, noise, noise_weight, b, "lrelu", alpha, gain, None), scale, bias, eps)

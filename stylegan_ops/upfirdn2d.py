@@ -6,6 +6,7 @@ import torch
 
 from . import _extension, reference
 from ._checks import check_float, check_int, check_same_device, check_tensor
+from ._layout import output_memory_format
 
 _ops = torch.ops.stylegan_ops
 
@@ -111,10 +112,8 @@ if _extension.REGISTERED:
         fw, fh = _filter_size(f)
         out_w = (x.shape[3] * up[0] + padding[0] + padding[1] - fw) // down[0] + 1
         out_h = (x.shape[2] * up[1] + padding[2] + padding[3] - fh) // down[1] + 1
-        # The kernels' rule (csrc/layout.h): channels_last out exactly when x is channels_last and not contiguous.
-        channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
         return torch.empty([x.shape[0], x.shape[1], out_h, out_w], dtype=x.dtype, device=x.device,
-                           memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+                           memory_format=output_memory_format(x))
 
 
 def setup_filter(f, *, device: Optional[torch.device] = None, normalize: bool = True, flip_filter: bool = False,

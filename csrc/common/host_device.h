@@ -20,6 +20,7 @@ template <> struct Math<float> {
     static SG_HD float expm1(float x) { return expm1f(x); }
     static SG_HD float log1p(float x) { return log1pf(x); }
     static SG_HD float tanh(float x) { return tanhf(x); }
+    static SG_HD float sqrt(float x) { return sqrtf(x); }
 };
 
 template <> struct Math<double> {
@@ -27,6 +28,7 @@ template <> struct Math<double> {
     static SG_HD double expm1(double x) { return ::expm1(x); }
     static SG_HD double log1p(double x) { return ::log1p(x); }
     static SG_HD double tanh(double x) { return ::tanh(x); }
+    static SG_HD double sqrt(double x) { return ::sqrt(x); }
 };
 
 // Floor division and the matching non-negative remainder for a positive divisor.

@@ -11,6 +11,7 @@
 
 #include "../bias_act_impl.h"
 #include "../common/bias_act_dispatch.h"
+#include "multiversion.h"
 
 namespace stylegan_ops {
 namespace {
@@ -20,7 +21,7 @@ constexpr int64_t kGrain = 1 << 15;  // elements per task
 // out[i] = f(in[i], ref[i], bias[i or 0]) for i < n. Everything the loop reads is a restrict pointer or a local
 // copy, so stores to out cannot alias the parameters and the loop vectorizes.
 template <typename T, Act A, BiasActMode M, bool kBiasVaries, typename S, typename B = T>
-void bias_act_span(const T* __restrict in, const T* __restrict ref, const B* __restrict bias, S bias_value,
+SG_CPU_MULTIVERSION void bias_act_span(const T* __restrict in, const T* __restrict ref, const B* __restrict bias, S bias_value,
                    T* __restrict out, int64_t n, const BiasActScalars<S> sc) {
     constexpr bool kReadsRef = M != BiasActMode::Forward;
     for (int64_t i = 0; i < n; ++i) {

@@ -15,13 +15,14 @@
 #include <vector>
 
 #include "../upfirdn2d_impl.h"
+#include "multiversion.h"
 
 namespace stylegan_ops {
 namespace {
 
 // acc[i] += sum_t w[t] * src[t][i] for i < n, with NT taps unrolled.
 template <int NT, typename S>
-void accumulate_taps(S* __restrict acc, int64_t n, const S* const* src, const S* w) {
+SG_CPU_MULTIVERSION void accumulate_taps(S* __restrict acc, int64_t n, const S* const* src, const S* w) {
     const S* __restrict p[NT];
     S c[NT];
     for (int t = 0; t < NT; ++t) {

@@ -1,0 +1,95 @@
+// adain and style_epilogue: instance normalization of each (n, c) plane with a per-plane scale and bias, optionally
+// after StyleGAN's layer tail (noise, bias, lrelu, gain). Shared by the CPU and CUDA kernels.
+//
+//   t = x                                                       (adain)
+//   t = lrelu(x + w[c] * noise[n, h, w] + b[c], alpha) * gain   (style_epilogue: the "pre-op")
+//   y = (t - mean(t)) * rstd * scale[n, c] + bias[n, c],    rstd = 1 / sqrt(var(t) + eps)
+//
+// mean and var are over the plane's H*W pixels (var is the biased, population variance). Backward, with
+// that = (t - mean) * rstd and sums over the plane:
+//   grad_scale = sum(dy * that),  grad_bias = sum(dy)
+//   dt = rstd * scale * (dy - grad_bias / HW - that * grad_scale / HW)
+//   grad_x = dt (adain), or dt * gain * (s > 0 ? 1 : alpha) with s = x + w * noise + b (style_epilogue)
+// The gradients of noise, w and b follow from grad_x by sums, outside the kernels.
+#pragma once
+
+#include <stdint.h>
+
+#include "dtype.h"
+#include "host_device.h"
+
+namespace stylegan_ops {
+
+struct InstanceNormParams {
+    // Inputs. x, y, grad and grad_x are [N, C, H, W], all NCHW-contiguous or all channels_last.
+    const void* x;
+    const void* noise;         // [N, 1, H, W], any strides, or null
+    const void* noise_weight;  // 1 or C values; null when noise is
+    const void* b;             // C values, or null
+    const void* scale;         // [N, C], contiguous
+    const void* bias;          // [N, C], contiguous (forward only)
+    const void* grad;          // backward: the gradient of y
+    // Per-plane statistics, in the accumulation type: written by the forward, read by the backward.
+    void* mean;
+    void* rstd;
+    // Outputs.
+    void* y;           // forward
+    void* grad_x;      // backward
+    void* grad_scale;  // backward, [N, C] in the dtype of x
+    void* grad_bias;   // backward, [N, C] in the dtype of x
+    int64_t batch, channels, height, width;
+    int64_t noise_stride[3];  // n, h, w, in elements
+    bool noise_weight_per_channel;
+    bool pre_op;  // style_epilogue's tail before the normalization
+    bool channels_last;
+    double alpha, gain, eps;
+    DType dtype;
+};
+
+// The pre-op on one element, in the accumulation type S: t from x and the plane's noise value, weight and bias.
+template <typename S>
+SG_HD S style_pre_op(S x, S noise, S weight, S b, S alpha, S gain) {
+    const S s = x + weight * noise + b;
+    return ((s > S(0)) ? s : s * alpha) * gain;
+}
+
+// dt/ds of the pre-op at s = x + weight * noise + b.
+template <typename S>
+SG_HD S style_pre_op_slope(S x, S noise, S weight, S b, S alpha, S gain) {
+    const S s = x + weight * noise + b;
+    return (s > S(0)) ? gain : gain * alpha;
+}
+
+// Running statistics of a set of values (count, mean, sum of squared deviations), merged with Chan et al.'s
+// pairwise formula so that partial results combine stably in any fixed order.
+template <typename S>
+struct MeanVar {
+    S count, mean, m2;
+
+    SG_HD static MeanVar empty() { return MeanVar{S(0), S(0), S(0)}; }
+
+    // From the sums of (v - shift) and (v - shift)^2 over `count` values.
+    SG_HD static MeanVar from_shifted_sums(S count, S shift, S sum, S sum_sq) {
+        if (count == S(0)) return empty();
+        const S d = sum / count;
+        S m2 = sum_sq - sum * d;
+        return MeanVar{count, shift + d, m2 > S(0) ? m2 : S(0)};
+    }
+
+    SG_HD MeanVar merge(const MeanVar& o) const {
+        const S n = count + o.count;
+        if (o.count == S(0)) return *this;
+        if (count == S(0)) return o;
+        const S delta = o.mean - mean;
+        const S w = o.count / n;
+        return MeanVar{n, mean + delta * w, m2 + o.m2 + delta * delta * count * w};
+    }
+
+    // 1 / sqrt(variance + eps); a constant plane gives 1 / sqrt(eps), never NaN.
+    SG_HD S rstd(S eps) const {
+        const S var = count > S(0) ? m2 / count : S(0);
+        return S(1) / Math<S>::sqrt(var + eps);
+    }
+};
+
+}  // namespace stylegan_ops

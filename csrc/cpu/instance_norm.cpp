@@ -1,0 +1,433 @@
+// adain and style_epilogue on the CPU. Statistics are sums of deviations from the plane's first value (in chunks in
+// the accumulation type, across chunks in float64), turned into mean and variance with MeanVar: no cancellation from
+// a large mean, no negative variance. Each direction reads its inputs twice at most and writes once.
+//
+// NCHW: a task per (n, c) plane. The pre-op result t of the plane is kept in a buffer between the statistics and the
+// output; the image's noise plane is gathered once into a contiguous buffer, so the inner loops are contiguous.
+// Channels_last: a task per (n, block of channels); per-channel sums are arrays and the inner loops run over
+// contiguous channels.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "../instance_norm_impl.h"
+#include "lane_sums.h"
+#include "multiversion.h"
+
+namespace stylegan_ops {
+namespace {
+
+using D = double;                      // accumulation type across chunks
+constexpr int64_t kChunk = 4096;       // values summed in the accumulation type before adding to the float64 total
+constexpr int64_t kChannelBlock = 64;  // channels per channels_last task
+constexpr int64_t kPlaneBlock = 64;    // small NCHW planes handled together
+
+// The layer inputs of one call: x, noise, and the per-channel noise weight and bias of the pre-op (0 when absent).
+template <typename T>
+struct LayerInputs {
+    using S = at::opmath_type<T>;
+    const InstanceNormParams& p;
+    const T* x;
+    const T* noise;
+    std::vector<S> weight, bias;
+    S alpha, gain;
+
+    explicit LayerInputs(const InstanceNormParams& params)
+        : p(params),
+          x(static_cast<const T*>(params.x)),
+          noise(static_cast<const T*>(params.noise)),
+          weight(params.channels, S(0)),
+          bias(params.channels, S(0)),
+          alpha(S(params.alpha)),
+          gain(S(params.gain)) {
+        const T* w = static_cast<const T*>(params.noise_weight);
+        const T* b = static_cast<const T*>(params.b);
+        for (int64_t c = 0; c < params.channels; ++c) {
+            if (w != nullptr) weight[c] = S(w[params.noise_weight_per_channel ? c : 0]);
+            if (b != nullptr) bias[c] = S(b[c]);
+        }
+    }
+
+    // The noise of image n as a contiguous H*W plane (zeros without noise).
+    void gather_noise(int64_t n, S* out) const {
+        for (int64_t h = 0, i = 0; h < p.height; ++h)
+            for (int64_t w = 0; w < p.width; ++w, ++i)
+                out[i] = noise != nullptr
+                             ? S(noise[n * p.noise_stride[0] + h * p.noise_stride[1] + w * p.noise_stride[2]])
+                             : S(0);
+    }
+
+    S noise_at(int64_t n, int64_t pixel) const {
+        if (noise == nullptr) return S(0);
+        const int64_t h = pixel / p.width, w = pixel % p.width;
+        return S(noise[n * p.noise_stride[0] + h * p.noise_stride[1] + w * p.noise_stride[2]]);
+    }
+};
+
+// Per-thread plane buffers for the NCHW kernels, with the noise plane of the last image gathered.
+template <typename T>
+struct PlaneScratch {
+    using S = at::opmath_type<T>;
+    std::vector<S> noise, values;
+    int64_t noise_image = -1;
+
+    PlaneScratch(int64_t hw, int64_t values_size) : noise(hw), values(values_size) {}
+
+    const S* noise_of(const LayerInputs<T>& in, int64_t n) {
+        if (n != noise_image) {
+            in.gather_noise(n, noise.data());
+            noise_image = n;
+        }
+        return noise.data();
+    }
+};
+
+// t of one NCHW plane (x, the image's noise, the channel's weight and bias) into out.
+template <bool kPre, typename T, typename S>
+void plane_values(const T* __restrict x, const S* __restrict noise, S weight, S b, S alpha, S gain, int64_t n,
+                  S* __restrict out) {
+    for (int64_t i = 0; i < n; ++i)
+        out[i] = kPre ? style_pre_op(S(x[i]), noise[i], weight, b, alpha, gain) : S(x[i]);
+}
+
+// Mean and variance of v[0..n), n > 0, from deviations from v[0]. The outputs are centred the same way,
+// (v - v[0]) - (mean - v[0]): v - v[0] is exact for values near v[0], and mean - v[0] is small, so a plane whose
+// spread is tiny next to its mean keeps its precision (v - mean with a float mean would round at the mean's scale).
+template <typename S>
+MeanVar<D> plane_statistics(const S* __restrict v, int64_t n) {
+    const S shift = v[0];
+    D sum = 0, sum_sq = 0;
+    for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+        S s1, s2;
+        shifted_sums(v + c0, std::min(kChunk, n - c0), shift, s1, s2);
+        sum += D(s1);
+        sum_sq += D(s2);
+    }
+    return MeanVar<D>::from_shifted_sums(D(n), D(shift), sum, sum_sq);
+}
+
+// (sum of dy, sum of dy * that) over a plane of n values.
+template <typename T, typename S>
+void gradient_sums(const T* __restrict dy, const S* __restrict that, int64_t n, D& sum_dy, D& sum_dy_that) {
+    sum_dy = sum_dy_that = 0;
+    for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+        S s1, s2;
+        weighted_sums(dy + c0, that + c0, std::min(kChunk, n - c0), s1, s2);
+        sum_dy += D(s1);
+        sum_dy_that += D(s2);
+    }
+}
+
+// One NCHW plane: its statistics and normalized output. t is scratch for the plane's pre-op values.
+template <bool kPre, typename T, typename S>
+SG_CPU_MULTIVERSION void forward_plane(const T* __restrict x, const S* __restrict noise, S weight, S b, S alpha,
+                                       S gain, S scale, S bias, D eps, int64_t hw, S* __restrict t, T* __restrict y,
+                                       S& mean_out, S& rstd_out) {
+    plane_values<kPre>(x, noise, weight, b, alpha, gain, hw, t);
+    const S shift = t[0];
+    const MeanVar<D> mv = plane_statistics(t, hw);
+    const S offset = S(mv.mean - D(shift)), rstd = S(mv.rstd(eps));
+    mean_out = S(mv.mean);
+    rstd_out = rstd;
+    const S a = rstd * scale;
+    for (int64_t i = 0; i < hw; ++i) y[i] = T(((t[i] - shift) - offset) * a + bias);
+}
+
+// NCHW planes of at most kChunk pixels, `count` (<= kPlaneBlock) of them from plane `first`: first the sums of all
+// of them, then their mean and rstd in one vectorizable loop (so that no plane waits on its own square root), then
+// their outputs. t holds count * HW pre-op values.
+template <bool kPre, typename T>
+SG_CPU_MULTIVERSION void forward_small_planes(const InstanceNormParams& p, const LayerInputs<T>& in,
+                                              PlaneScratch<T>& scratch, int64_t first, int64_t count) {
+    using S = at::opmath_type<T>;
+    const int64_t C = p.channels, HW = p.height * p.width;
+    const T* scale = static_cast<const T*>(p.scale) + first;
+    const T* bias = static_cast<const T*>(p.bias) + first;
+    S* mean_out = static_cast<S*>(p.mean) + first;
+    S* rstd_out = static_cast<S*>(p.rstd) + first;
+    S shift[kPlaneBlock], s1[kPlaneBlock], s2[kPlaneBlock], a[kPlaneBlock];
+    S* t = scratch.values.data();
+    for (int64_t k = 0; k < count; ++k) {
+        const int64_t plane = first + k, n = plane / C, c = plane % C;
+        S* tk = t + k * HW;
+        plane_values<kPre>(in.x + plane * HW, kPre ? scratch.noise_of(in, n) : nullptr, in.weight[c], in.bias[c],
+                           in.alpha, in.gain, HW, tk);
+        shift[k] = tk[0];
+        shifted_sums(tk, HW, shift[k], s1[k], s2[k]);
+    }
+    const S inv_hw = S(1) / S(HW), eps = S(p.eps);
+    for (int64_t k = 0; k < count; ++k) {
+        const S d = s1[k] * inv_hw;
+        const S var = s2[k] * inv_hw - d * d;
+        const S rstd = S(1) / Math<S>::sqrt((var > S(0) ? var : S(0)) + eps);
+        s1[k] = d;  // now the mean's offset from the shift
+        mean_out[k] = shift[k] + d;
+        rstd_out[k] = rstd;
+        a[k] = rstd * S(scale[k]);
+    }
+    T* y = static_cast<T*>(p.y) + first * HW;
+    for (int64_t k = 0; k < count; ++k) {
+        const S* tk = t + k * HW;
+        const S sk = shift[k], offset = s1[k], ak = a[k], bk = S(bias[k]);
+        T* __restrict yk = y + k * HW;
+        for (int64_t i = 0; i < HW; ++i) yk[i] = T(((tk[i] - sk) - offset) * ak + bk);
+    }
+}
+
+template <typename T, bool kPre>
+void forward_planes(const InstanceNormParams& p, const LayerInputs<T>& in) {
+    using S = at::opmath_type<T>;
+    const T* scale = static_cast<const T*>(p.scale);
+    const T* bias = static_cast<const T*>(p.bias);
+    T* y = static_cast<T*>(p.y);
+    S* mean_out = static_cast<S*>(p.mean);
+    S* rstd_out = static_cast<S*>(p.rstd);
+    const int64_t C = p.channels, HW = p.height * p.width, planes = p.batch * C;
+    if (HW <= kChunk) {
+        const int64_t blocks = (planes + kPlaneBlock - 1) / kPlaneBlock;
+        at::parallel_for(0, blocks, std::max<int64_t>(1, (1 << 14) / (HW * kPlaneBlock)), [&](int64_t b0, int64_t b1) {
+            PlaneScratch<T> scratch(HW, kPlaneBlock * HW);
+            for (int64_t block = b0; block < b1; ++block) {
+                const int64_t first = block * kPlaneBlock;
+                forward_small_planes<kPre>(p, in, scratch, first, std::min(kPlaneBlock, planes - first));
+            }
+        });
+        return;
+    }
+    at::parallel_for(0, planes, std::max<int64_t>(1, (1 << 14) / HW), [&](int64_t begin, int64_t end) {
+        PlaneScratch<T> scratch(HW, HW);
+        for (int64_t plane = begin; plane < end; ++plane) {
+            const int64_t n = plane / C, c = plane % C;
+            forward_plane<kPre>(in.x + plane * HW, kPre ? scratch.noise_of(in, n) : nullptr, in.weight[c], in.bias[c],
+                                in.alpha, in.gain, S(scale[plane]), S(bias[plane]), D(p.eps), HW,
+                                scratch.values.data(), y + plane * HW, mean_out[plane], rstd_out[plane]);
+        }
+    });
+}
+
+// One NCHW plane of the backward: grad_x, and the plane's grad_scale and grad_bias. that is scratch.
+template <bool kPre, typename T, typename S>
+SG_CPU_MULTIVERSION void backward_plane(const T* __restrict x, const T* __restrict grad, const S* __restrict noise,
+                                        S weight, S b, S alpha, S gain, S scale, S mean, S rstd, int64_t hw,
+                                        S* __restrict that, T* __restrict grad_x, T& grad_scale, T& grad_bias) {
+    plane_values<kPre>(x, noise, weight, b, alpha, gain, hw, that);
+    for (int64_t i = 0; i < hw; ++i) that[i] = (that[i] - mean) * rstd;
+    D sum_dy, sum_dy_that;
+    gradient_sums(grad, that, hw, sum_dy, sum_dy_that);
+    grad_scale = T(sum_dy_that);
+    grad_bias = T(sum_dy);
+    const S coef = rstd * scale, mean_dy = S(sum_dy / D(hw)), mean_dy_that = S(sum_dy_that / D(hw));
+    for (int64_t i = 0; i < hw; ++i) {
+        const S slope = kPre ? style_pre_op_slope(S(x[i]), noise[i], weight, b, alpha, gain) : S(1);
+        grad_x[i] = T(coef * (S(grad[i]) - mean_dy - that[i] * mean_dy_that) * slope);
+    }
+}
+
+template <typename T, bool kPre>
+void backward_planes(const InstanceNormParams& p, const LayerInputs<T>& in) {
+    using S = at::opmath_type<T>;
+    const T* grad = static_cast<const T*>(p.grad);
+    const T* scale = static_cast<const T*>(p.scale);
+    const S* mean = static_cast<const S*>(p.mean);
+    const S* rstd = static_cast<const S*>(p.rstd);
+    T* grad_x = static_cast<T*>(p.grad_x);
+    T* grad_scale = static_cast<T*>(p.grad_scale);
+    T* grad_bias = static_cast<T*>(p.grad_bias);
+    const int64_t C = p.channels, HW = p.height * p.width;
+    at::parallel_for(0, p.batch * C, std::max<int64_t>(1, (1 << 14) / HW), [&](int64_t begin, int64_t end) {
+        PlaneScratch<T> scratch(HW, HW);
+        for (int64_t plane = begin; plane < end; ++plane) {
+            const int64_t n = plane / C, c = plane % C;
+            backward_plane<kPre>(in.x + plane * HW, grad + plane * HW, kPre ? scratch.noise_of(in, n) : nullptr,
+                                 in.weight[c], in.bias[c], in.alpha, in.gain, S(scale[plane]), mean[plane], rstd[plane],
+                                 HW, scratch.values.data(), grad_x + plane * HW, grad_scale[plane], grad_bias[plane]);
+        }
+    });
+}
+
+// Channels_last: calls body(n, c0, nc) for every (image, block of channels) task.
+template <typename F>
+void for_each_channel_block(const InstanceNormParams& p, F&& body) {
+    const int64_t blocks = (p.channels + kChannelBlock - 1) / kChannelBlock;
+    at::parallel_for(0, p.batch * blocks, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t task = begin; task < end; ++task) {
+            const int64_t n = task / blocks, c0 = (task % blocks) * kChannelBlock;
+            body(n, c0, std::min(kChannelBlock, p.channels - c0));
+        }
+    });
+}
+
+// One channels_last task: image n, channels c0 .. c0 + nc.
+template <typename T, bool kPre>
+SG_CPU_MULTIVERSION void forward_channel_block(const InstanceNormParams& p, const LayerInputs<T>& in, int64_t n,
+                                               int64_t c0, int64_t nc) {
+    using S = at::opmath_type<T>;
+    const T* scale = static_cast<const T*>(p.scale);
+    const T* bias = static_cast<const T*>(p.bias);
+    T* y = static_cast<T*>(p.y);
+    S* mean_out = static_cast<S*>(p.mean);
+    S* rstd_out = static_cast<S*>(p.rstd);
+    const int64_t C = p.channels, HW = p.height * p.width;
+    S shift[kChannelBlock], s1[kChannelBlock], s2[kChannelBlock], offset[kChannelBlock], a[kChannelBlock],
+        b[kChannelBlock];
+    D sum[kChannelBlock] = {}, sum_sq[kChannelBlock] = {};
+    const S* __restrict weight = in.weight.data() + c0;
+    const S* __restrict pre_bias = in.bias.data() + c0;
+    const S alpha = in.alpha, gain = in.gain;
+    const T* xn = in.x + n * HW * C + c0;
+    auto t_at = [&](const T* xq, S nz, int64_t k) {
+        return kPre ? style_pre_op(S(xq[k]), nz, weight[k], pre_bias[k], alpha, gain) : S(xq[k]);
+    };
+    for (int64_t k = 0; k < nc; ++k) shift[k] = t_at(xn, in.noise_at(n, 0), k);
+    for (int64_t q0 = 0; q0 < HW; q0 += kChunk) {
+        std::fill(s1, s1 + nc, S(0));
+        std::fill(s2, s2 + nc, S(0));
+        for (int64_t q = q0; q < std::min(HW, q0 + kChunk); ++q) {
+            const S nz = kPre ? in.noise_at(n, q) : S(0);
+            const T* xq = xn + q * C;
+            for (int64_t k = 0; k < nc; ++k) {
+                const S d = t_at(xq, nz, k) - shift[k];
+                s1[k] += d;
+                s2[k] += d * d;
+            }
+        }
+        for (int64_t k = 0; k < nc; ++k) {
+            sum[k] += D(s1[k]);
+            sum_sq[k] += D(s2[k]);
+        }
+    }
+    for (int64_t k = 0; k < nc; ++k) {
+        const int64_t plane = n * C + c0 + k;
+        const MeanVar<D> mv = MeanVar<D>::from_shifted_sums(D(HW), D(shift[k]), sum[k], sum_sq[k]);
+        offset[k] = S(mv.mean - D(shift[k]));
+        const S rstd = S(mv.rstd(D(p.eps)));
+        mean_out[plane] = S(mv.mean);
+        rstd_out[plane] = rstd;
+        a[k] = rstd * S(scale[plane]);
+        b[k] = S(bias[plane]);
+    }
+    T* yn = y + n * HW * C + c0;
+    for (int64_t q = 0; q < HW; ++q) {
+        const S nz = kPre ? in.noise_at(n, q) : S(0);
+        const T* xq = xn + q * C;
+        T* __restrict yq = yn + q * C;
+        for (int64_t k = 0; k < nc; ++k) yq[k] = T(((t_at(xq, nz, k) - shift[k]) - offset[k]) * a[k] + b[k]);
+    }
+}
+
+template <typename T, bool kPre>
+void forward_channels_last(const InstanceNormParams& p, const LayerInputs<T>& in) {
+    for_each_channel_block(p, [&](int64_t n, int64_t c0, int64_t nc) {
+        forward_channel_block<T, kPre>(p, in, n, c0, nc);
+    });
+}
+
+template <typename T, bool kPre>
+SG_CPU_MULTIVERSION void backward_channel_block(const InstanceNormParams& p, const LayerInputs<T>& in, int64_t n,
+                                                int64_t c0, int64_t nc) {
+    using S = at::opmath_type<T>;
+    const T* grad = static_cast<const T*>(p.grad);
+    const T* scale = static_cast<const T*>(p.scale);
+    const S* mean_in = static_cast<const S*>(p.mean);
+    const S* rstd_in = static_cast<const S*>(p.rstd);
+    T* grad_x = static_cast<T*>(p.grad_x);
+    T* grad_scale = static_cast<T*>(p.grad_scale);
+    T* grad_bias = static_cast<T*>(p.grad_bias);
+    const int64_t C = p.channels, HW = p.height * p.width;
+    S s1[kChannelBlock], s2[kChannelBlock], coef[kChannelBlock], mean_dy[kChannelBlock],
+        mean_dy_that[kChannelBlock];
+    D sum_dy[kChannelBlock] = {}, sum_dy_that[kChannelBlock] = {};
+    const S* __restrict weight = in.weight.data() + c0;
+    const S* __restrict pre_bias = in.bias.data() + c0;
+    const S alpha = in.alpha, gain = in.gain;
+    const S* __restrict mean = mean_in + n * C + c0;
+    const S* __restrict rstd = rstd_in + n * C + c0;
+    const T* xn = in.x + n * HW * C + c0;
+    const T* gn = grad + n * HW * C + c0;
+    auto that_at = [&](const T* xq, S nz, int64_t k) {
+        const S t = kPre ? style_pre_op(S(xq[k]), nz, weight[k], pre_bias[k], alpha, gain) : S(xq[k]);
+        return (t - mean[k]) * rstd[k];
+    };
+    for (int64_t q0 = 0; q0 < HW; q0 += kChunk) {
+        std::fill(s1, s1 + nc, S(0));
+        std::fill(s2, s2 + nc, S(0));
+        for (int64_t q = q0; q < std::min(HW, q0 + kChunk); ++q) {
+            const S nz = kPre ? in.noise_at(n, q) : S(0);
+            const T* xq = xn + q * C;
+            const T* gq = gn + q * C;
+            for (int64_t k = 0; k < nc; ++k) {
+                const S g = S(gq[k]);
+                s1[k] += g;
+                s2[k] += g * that_at(xq, nz, k);
+            }
+        }
+        for (int64_t k = 0; k < nc; ++k) {
+            sum_dy[k] += D(s1[k]);
+            sum_dy_that[k] += D(s2[k]);
+        }
+    }
+    for (int64_t k = 0; k < nc; ++k) {
+        const int64_t plane = n * C + c0 + k;
+        grad_scale[plane] = T(sum_dy_that[k]);
+        grad_bias[plane] = T(sum_dy[k]);
+        coef[k] = rstd[k] * S(scale[plane]);
+        mean_dy[k] = S(sum_dy[k] / D(HW));
+        mean_dy_that[k] = S(sum_dy_that[k] / D(HW));
+    }
+    T* dxn = grad_x + n * HW * C + c0;
+    for (int64_t q = 0; q < HW; ++q) {
+        const S nz = kPre ? in.noise_at(n, q) : S(0);
+        const T* xq = xn + q * C;
+        const T* gq = gn + q * C;
+        T* __restrict dxq = dxn + q * C;
+        for (int64_t k = 0; k < nc; ++k) {
+            const S slope =
+                kPre ? style_pre_op_slope(S(xq[k]), nz, weight[k], pre_bias[k], alpha, gain) : S(1);
+            dxq[k] = T(coef[k] * (S(gq[k]) - mean_dy[k] - that_at(xq, nz, k) * mean_dy_that[k]) * slope);
+        }
+    }
+}
+
+template <typename T, bool kPre>
+void backward_channels_last(const InstanceNormParams& p, const LayerInputs<T>& in) {
+    for_each_channel_block(p, [&](int64_t n, int64_t c0, int64_t nc) {
+        backward_channel_block<T, kPre>(p, in, n, c0, nc);
+    });
+}
+
+template <bool kForward>
+void run_instance_norm_cpu(const InstanceNormParams& p) {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, scalar_type_of(p.dtype), "instance_norm_cpu", [&] {
+        const LayerInputs<scalar_t> in(p);
+        auto run = [&](auto pre) {
+            constexpr bool kPre = decltype(pre)::value;
+            if (kForward) {
+                if (p.channels_last) forward_channels_last<scalar_t, kPre>(p, in);
+                else forward_planes<scalar_t, kPre>(p, in);
+            } else {
+                if (p.channels_last) backward_channels_last<scalar_t, kPre>(p, in);
+                else backward_planes<scalar_t, kPre>(p, in);
+            }
+        };
+        if (p.pre_op) run(std::true_type{});
+        else run(std::false_type{});
+    });
+}
+
+using CpuOps = InstanceNormOps<run_instance_norm_cpu<true>, run_instance_norm_cpu<false>, NoDeviceGuard>;
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(stylegan_ops, CPU, m) {
+    m.impl("adain", &CpuOps::adain);
+    m.impl("adain_backward", &CpuOps::adain_backward);
+    m.impl("style_epilogue", &CpuOps::style_epilogue);
+    m.impl("style_epilogue_backward", &CpuOps::style_epilogue_backward);
+}
+
+}  // namespace stylegan_ops

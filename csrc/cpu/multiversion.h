@@ -1,0 +1,13 @@
+// Function multiversioning for the CPU kernels' hot loops.
+//
+// The extension is built for baseline x86-64 (SSE2) so that it runs on any x86-64 CPU. SG_CPU_MULTIVERSION compiles a
+// function three times, for AVX-512 (x86-64-v4), AVX2 + FMA (x86-64-v3) and the baseline, and the dynamic loader
+// picks the best one for the CPU at hand (GCC's target_clones, resolved through an ifunc). Calls to such a function
+// are not inlined, so it belongs on a function holding a whole loop, not on per-element helpers (which it inlines).
+#pragma once
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define SG_CPU_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SG_CPU_MULTIVERSION
+#endif

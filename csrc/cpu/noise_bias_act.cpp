@@ -1,0 +1,106 @@
+// noise_bias_act on the CPU: one pass over memory. NCHW: a task per (n, c) plane, whose strength and bias are scalars
+// and whose noise is the image's noise plane (gathered once per image into a contiguous buffer). Channels_last: a
+// task per pixel row, channels innermost, with the per-channel strength and bias as arrays. Either way the inner
+// loop is contiguous and vectorizes.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "../common/bias_act_dispatch.h"
+#include "multiversion.h"
+#include "../noise_bias_act_impl.h"
+
+namespace stylegan_ops {
+namespace {
+
+// The per-channel strength and bias in the accumulation type (strength 0 without noise, bias 0 without b).
+template <typename T, typename S>
+void per_channel(const NoiseBiasActParams& p, std::vector<S>& strength, std::vector<S>& bias) {
+    const T* st = static_cast<const T*>(p.strength);
+    const T* b = static_cast<const T*>(p.b);
+    strength.assign(p.channels, S(0));
+    bias.assign(p.channels, S(0));
+    for (int64_t c = 0; c < p.channels; ++c) {
+        if (st != nullptr) strength[c] = S(st[p.strength_per_channel ? c : 0]);
+        if (b != nullptr) bias[c] = S(b[c]);
+    }
+}
+
+// y[i] = f(x[i] + strength[i or 0] * noise[i or 0] + b[i or 0]) over a contiguous run: a plane of NCHW (noise
+// varies, strength and bias do not) or a pixel of channels_last (the reverse). noise null: no noise term.
+template <typename T, Act A, bool kPerChannel, typename S>
+SG_CPU_MULTIVERSION void noise_bias_act_span(const T* __restrict x, const S* __restrict noise,
+                                             const S* __restrict strength, const S* __restrict bias, T* __restrict y,
+                                             int64_t n, const BiasActScalars<S> sc) {
+    for (int64_t i = 0; i < n; ++i) {
+        const S nz = noise == nullptr ? S(0) : noise[kPerChannel ? 0 : i];
+        const S v = S(x[i]) + strength[kPerChannel ? i : 0] * nz;
+        y[i] = T(bias_act_element<A, BiasActMode::Forward, S>(v, S(0), bias[kPerChannel ? i : 0], sc));
+    }
+}
+
+template <typename T, Act A>
+void noise_bias_act_cpu_typed(const NoiseBiasActParams& p) {
+    using S = at::opmath_type<T>;
+    const BiasActScalars<S> sc(activation_params(p));
+    const T* x = static_cast<const T*>(p.x);
+    const T* noise = static_cast<const T*>(p.noise);
+    T* y = static_cast<T*>(p.y);
+    std::vector<S> strength, bias;
+    per_channel<T>(p, strength, bias);
+    const int64_t C = p.channels, H = p.height, W = p.width;
+    const int64_t ns_n = p.noise_stride[0], ns_h = p.noise_stride[1], ns_w = p.noise_stride[2];
+
+    if (!p.channels_last) {
+        const int64_t planes = p.batch * C, hw = H * W;
+        at::parallel_for(0, planes, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(hw, 1)), [&](int64_t b0, int64_t b1) {
+            // The noise plane of the current image, gathered once into a contiguous buffer.
+            std::vector<S> noise_plane(noise != nullptr ? hw : 0);
+            int64_t noise_image = -1;
+            for (int64_t plane = b0; plane < b1; ++plane) {
+                const int64_t n = plane / C, c = plane % C;
+                if (noise != nullptr && n != noise_image) {
+                    for (int64_t h = 0, i = 0; h < H; ++h)
+                        for (int64_t w = 0; w < W; ++w, ++i) noise_plane[i] = S(noise[n * ns_n + h * ns_h + w * ns_w]);
+                    noise_image = n;
+                }
+                noise_bias_act_span<T, A, false>(x + plane * hw, noise != nullptr ? noise_plane.data() : nullptr,
+                                                 &strength[c], &bias[c], y + plane * hw, hw, sc);
+            }
+        });
+        return;
+    }
+    const int64_t rows = p.batch * H;
+    at::parallel_for(0, rows, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(W * C, 1)), [&](int64_t r0, int64_t r1) {
+        for (int64_t row = r0; row < r1; ++row) {
+            const int64_t n = row / H, h = row % H;
+            for (int64_t w = 0; w < W; ++w) {
+                const int64_t offset = (row * W + w) * C;
+                const S nz = noise != nullptr ? S(noise[n * ns_n + h * ns_h + w * ns_w]) : S(0);
+                noise_bias_act_span<T, A, true>(x + offset, noise != nullptr ? &nz : nullptr, strength.data(),
+                                                bias.data(), y + offset, C, sc);
+            }
+        }
+    });
+}
+
+void run_noise_bias_act_cpu(const NoiseBiasActParams& p) {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, scalar_type_of(p.dtype), "noise_bias_act_cpu", [&] {
+        const bool ran = dispatch_bias_act(p.act, BiasActMode::Forward, [&](auto act, auto) {
+            noise_bias_act_cpu_typed<scalar_t, decltype(act)::value>(p);
+        });
+        TORCH_INTERNAL_ASSERT(ran, "noise_bias_act: no CPU kernel for this activation");
+    });
+}
+
+using CpuOps = NoiseBiasActOps<run_noise_bias_act_cpu, NoDeviceGuard>;
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(stylegan_ops, CPU, m) { m.impl("noise_bias_act", &CpuOps::forward); }
+
+}  // namespace stylegan_ops

@@ -1,0 +1,181 @@
+"""adain and style_epilogue: instance normalization with per-plane style scale and bias, alone (adain) or after
+StyleGAN's noise + bias + lrelu (style_epilogue, the whole StyleGAN layer tail in one op)."""
+
+import math
+from typing import Optional
+
+import torch
+
+from . import _extension, reference
+from ._checks import check_float, check_same_device, check_tensor
+from ._double_backward import vjp_of_backward
+from ._layer_inputs import check_layer_inputs, layer_input_grads
+from ._layout import output_memory_format
+
+_ops = torch.ops.stylegan_ops
+
+
+def _check_styles(op: str, x: torch.Tensor, scale, bias) -> None:
+    for name, t in (("scale", scale), ("bias", bias)):
+        check_tensor(op, name, t, dtypes=(x.dtype,))
+        check_same_device(op, name, t, x)
+        if tuple(t.shape) != tuple(x.shape[:2]):
+            raise ValueError(f"{op}: {name} must have shape [{x.shape[0]}, {x.shape[1]}] (one value per sample and "
+                             f"channel), got {list(t.shape)}")
+
+
+def _check_eps(op: str, eps) -> float:
+    eps = check_float(op, "eps", eps)
+    if eps <= 0:
+        raise ValueError(f"{op}: eps must be positive, got {eps}")
+    return eps
+
+
+def adain(x: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, eps: float = 1e-8, *,
+          impl: str = "auto") -> torch.Tensor:
+    """Adaptive instance normalization: each (n, c) plane of ``x`` ([N, C, H, W]) normalized to zero mean and unit
+    variance over H, W (``eps`` inside the square root), then ``x_norm * scale + bias`` with ``scale`` and ``bias``
+    of shape [N, C] (StyleGAN passes ``1 + style scale``). Statistics in float32 (float64 for float64 x).
+    Differentiable with respect to x, scale and bias to second order."""
+    op = "adain"
+    check_tensor(op, "x", x, ndim=4)
+    _check_styles(op, x, scale, bias)
+    eps = _check_eps(op, eps)
+    if _extension.use_fused(op, impl, x.device):
+        return _ops.adain(x, scale, bias, eps)[0]
+    return reference.adain(x, scale, bias, eps)
+
+
+def style_epilogue(x: torch.Tensor, noise: Optional[torch.Tensor], noise_weight: Optional[torch.Tensor],
+                   b: Optional[torch.Tensor], scale: torch.Tensor, bias: torch.Tensor, alpha: float = 0.2,
+                   gain: float = math.sqrt(2), eps: float = 1e-8, *, impl: str = "auto") -> torch.Tensor:
+    """The StyleGAN (v1) layer tail: ``adain(lrelu(x + noise_weight * noise + b, alpha) * gain, scale, bias, eps)``.
+
+    ``noise`` is [N, 1, H, W] or None, ``noise_weight`` one value or one per channel [C] (required with noise),
+    ``b`` [C] or None, ``scale`` and ``bias`` [N, C]. The fused op reads x twice (statistics, output) and writes
+    once. Differentiable with respect to every tensor to second order."""
+    op = "style_epilogue"
+    check_layer_inputs(op, x, noise, "noise_weight", noise_weight, b)
+    _check_styles(op, x, scale, bias)
+    alpha = check_float(op, "alpha", alpha, minimum=0.0)
+    gain = check_float(op, "gain", gain)
+    eps = _check_eps(op, eps)
+    if _extension.use_fused(op, impl, x.device):
+        return _ops.style_epilogue(x, noise, noise_weight, b, scale, bias, alpha, gain, eps)[0]
+    return reference.style_epilogue(x, noise, noise_weight, b, scale, bias, alpha, gain, eps)
+
+
+def _adain_setup(ctx, inputs, output):
+    x, scale, _, eps = inputs
+    _, mean, rstd = output
+    ctx.mark_non_differentiable(mean, rstd)
+    ctx.eps = eps
+    ctx.save_for_backward(x, scale, mean, rstd)
+
+
+def _adain_backward(ctx, grad, _grad_mean, _grad_rstd):
+    x, scale, mean, rstd = ctx.saved_tensors
+    grad_x, grad_scale, grad_bias = _ops.adain_backward(grad, x, scale, mean, rstd, ctx.eps)
+    return grad_x, grad_scale, grad_bias, None
+
+
+def _adain_backward_setup(ctx, inputs, output):
+    grad, x, scale, _, _, eps = inputs
+    ctx.eps = eps
+    ctx.save_for_backward(grad, x, scale)
+
+
+def _adain_backward_backward(ctx, grad_grad_x, grad_grad_scale, grad_grad_bias):
+    grad, x, scale = ctx.saved_tensors
+    eps = ctx.eps
+    primals = [x, scale, torch.zeros_like(scale)]  # the backward does not depend on the bias
+    d_grad, (d_x, d_scale, _) = vjp_of_backward(lambda x, s, b: reference.adain(x, s, b, eps), primals, [0, 1, 2],
+                                                grad, [grad_grad_x, grad_grad_scale, grad_grad_bias])
+    return d_grad, d_x, d_scale, None, None, None
+
+
+def _style_epilogue_setup(ctx, inputs, output):
+    x, noise, noise_weight, b, scale, _, alpha, gain, eps = inputs
+    _, mean, rstd = output
+    ctx.mark_non_differentiable(mean, rstd)
+    ctx.args = (alpha, gain, eps)
+    ctx.save_for_backward(x, noise, noise_weight, b, scale, mean, rstd)
+
+
+def _style_epilogue_backward(ctx, grad, _grad_mean, _grad_rstd):
+    x, noise, noise_weight, b, scale, mean, rstd = ctx.saved_tensors
+    grad_x, grad_scale, grad_bias = _ops.style_epilogue_backward(grad, x, noise, noise_weight, b, scale, mean, rstd,
+                                                                 *ctx.args)
+    needs = ctx.needs_input_grad
+    grad_noise, grad_weight, grad_b = layer_input_grads(grad_x, noise, noise_weight, needs[1], needs[2],
+                                                        b is not None and needs[3])
+    return (grad_x if needs[0] else None, grad_noise, grad_weight, grad_b, grad_scale, grad_bias, None, None, None)
+
+
+def _style_epilogue_backward_setup(ctx, inputs, output):
+    grad, x, noise, noise_weight, b, scale, _, _, alpha, gain, eps = inputs
+    ctx.args = (alpha, gain, eps)
+    ctx.save_for_backward(grad, x, noise, noise_weight, b, scale)
+
+
+def _style_epilogue_backward_backward(ctx, grad_grad_x, grad_grad_scale, grad_grad_bias):
+    grad, x, noise, noise_weight, b, scale = ctx.saved_tensors
+    alpha, gain, eps = ctx.args
+    # The reference's inputs in order (the bias does not enter the backward); the absent optional ones stay None.
+    values = [x, noise, noise_weight, b, scale, torch.zeros_like(scale)]
+    present = [i for i, v in enumerate(values) if v is not None]
+
+    def forward(*tensors):
+        full = list(values)
+        for i, t in zip(present, tensors):
+            full[i] = t
+        return reference.style_epilogue(*full, alpha, gain, eps)
+
+    wrt = [present.index(i) for i in (0, 4, 5)]  # x, scale, bias
+    d_grad, d_present = vjp_of_backward(forward, [values[i] for i in present], wrt, grad,
+                                        [grad_grad_x, grad_grad_scale, grad_grad_bias])
+    d = [None] * len(values)
+    for i, g in zip(present, d_present):
+        d[i] = g
+    return d_grad, d[0], d[1], d[2], d[3], d[4], None, None, None, None, None
+
+
+def _planes(x: torch.Tensor, dtype: torch.dtype):
+    return x.new_empty(x.shape[:2], dtype=dtype)
+
+
+def _statistics_dtype(x: torch.Tensor) -> torch.dtype:
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+if _extension.REGISTERED:
+    torch.library.register_autograd("stylegan_ops::adain", _adain_backward, setup_context=_adain_setup)
+    torch.library.register_autograd("stylegan_ops::adain_backward", _adain_backward_backward,
+                                    setup_context=_adain_backward_setup)
+    torch.library.register_autograd("stylegan_ops::style_epilogue", _style_epilogue_backward,
+                                    setup_context=_style_epilogue_setup)
+    torch.library.register_autograd("stylegan_ops::style_epilogue_backward", _style_epilogue_backward_backward,
+                                    setup_context=_style_epilogue_backward_setup)
+
+    def _forward_fake(x):
+        y = torch.empty_like(x, memory_format=output_memory_format(x))
+        return y, _planes(x, _statistics_dtype(x)), _planes(x, _statistics_dtype(x))
+
+    def _backward_fake(x):
+        return torch.empty_like(x, memory_format=output_memory_format(x)), _planes(x, x.dtype), _planes(x, x.dtype)
+
+    @torch.library.register_fake("stylegan_ops::adain")
+    def _adain_fake(x, scale, bias, eps):
+        return _forward_fake(x)
+
+    @torch.library.register_fake("stylegan_ops::adain_backward")
+    def _adain_backward_fake(grad, x, scale, mean, rstd, eps):
+        return _backward_fake(x)
+
+    @torch.library.register_fake("stylegan_ops::style_epilogue")
+    def _style_epilogue_fake(x, noise, noise_weight, b, scale, bias, alpha, gain, eps):
+        return _forward_fake(x)
+
+    @torch.library.register_fake("stylegan_ops::style_epilogue_backward")
+    def _style_epilogue_backward_fake(grad, x, noise, noise_weight, b, scale, mean, rstd, alpha, gain, eps):
+        return _backward_fake(x)

@@ -1,0 +1,74 @@
+"""noise_bias_act: StyleGAN2's layer epilogue, noise + bias + activation (+ gain, clamp), in one pass over memory."""
+
+from typing import Optional
+
+import torch
+
+from . import _extension, reference
+from ._layer_inputs import check_layer_inputs, layer_input_grads
+from ._layout import output_memory_format
+from .activations import ACTIVATIONS
+from .bias_act import resolve_activation
+
+_ops = torch.ops.stylegan_ops
+
+
+def noise_bias_act(x: torch.Tensor, noise: Optional[torch.Tensor] = None, strength: Optional[torch.Tensor] = None,
+                   b: Optional[torch.Tensor] = None, act: str = "lrelu", alpha: Optional[float] = None,
+                   gain: Optional[float] = None, clamp: Optional[float] = None, *, impl: str = "auto") -> torch.Tensor:
+    """Computes ``clamp(act(x + strength * noise + b) * gain)`` on ``x`` of shape [N, C, H, W].
+
+    Args:
+        x: the layer's activations, float16, bfloat16, float32 or float64.
+        noise: [N, 1, H, W], shared by all channels (expand a [1, 1, H, W] buffer to share it over the batch), or
+            None.
+        strength: the noise strength, one value (StyleGAN2) or one per channel [C] (StyleGAN); required with noise.
+        b: bias [C], or None.
+        act, alpha, gain, clamp: as for ``bias_act`` (default act lrelu, alpha 0.2, gain sqrt(2)).
+        impl: 'auto', 'fused' or 'ref'.
+
+    noise, strength and b have the dtype and device of x. Differentiable with respect to x, noise, strength and b to
+    second order.
+    """
+    op = "noise_bias_act"
+    check_layer_inputs(op, x, noise, "strength", strength, b)
+    alpha, gain, clamp = resolve_activation(op, act, alpha, gain, clamp)
+    if _extension.use_fused(op, impl, x.device):
+        return _ops.noise_bias_act(x, noise, strength, b, act, alpha, gain, clamp)
+    return reference.noise_bias_act(x, noise, strength, b, act, alpha, gain, clamp)
+
+
+def _setup(ctx, inputs, output):
+    x, noise, strength, b, act, alpha, gain, clamp = inputs
+    ctx.args = (act, alpha, gain, clamp)
+    if not ACTIVATIONS[act].grad_from_output:
+        ref = x  # the smooth activations differentiate from s = x + strength * noise + b
+    elif act == "linear" and clamp is None:
+        ref = None  # constant derivative
+    else:
+        ref = output
+    ctx.save_for_backward(ref, noise, strength, b)
+
+
+def _backward(ctx, grad):
+    act, alpha, gain, clamp = ctx.args
+    ref, noise, strength, b = ctx.saved_tensors
+    if not ACTIVATIONS[act].grad_from_output:
+        s = ref if noise is None else ref + noise * reference.per_channel(strength)
+        grad_s = _ops.bias_act_grad_from_input(grad, s, b, 1, act, alpha, gain, clamp, 1)
+    elif ref is None:
+        grad_s = grad * gain
+    else:
+        grad_s = _ops.bias_act_grad_from_output(grad, ref, act, alpha, gain, clamp)
+    needs = ctx.needs_input_grad
+    grad_noise, grad_strength, grad_b = layer_input_grads(grad_s, noise, strength, needs[1], needs[2],
+                                                          b is not None and needs[3])
+    return grad_s if needs[0] else None, grad_noise, grad_strength, grad_b, None, None, None, None
+
+
+if _extension.REGISTERED:
+    torch.library.register_autograd("stylegan_ops::noise_bias_act", _backward, setup_context=_setup)
+
+    @torch.library.register_fake("stylegan_ops::noise_bias_act")
+    def _fake(x, noise, strength, b, act, alpha, gain, clamp):
+        return torch.empty_like(x, memory_format=output_memory_format(x))
