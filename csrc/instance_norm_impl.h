@@ -33,7 +33,7 @@ inline void check_plane_params(const char* op, const char* name, const at::Tenso
 struct InstanceNormSetup {
     InstanceNormParams p{};
     at::MemoryFormat format;
-    at::Tensor x, noise_weight, b, scale;
+    at::Tensor x, noise, noise_weight, b, scale;
 };
 
 inline InstanceNormSetup instance_norm_setup(const char* op, const at::Tensor& x,
@@ -49,12 +49,13 @@ inline InstanceNormSetup instance_norm_setup(const char* op, const at::Tensor& x
     InstanceNormSetup s;
     s.format = output_memory_format(x);
     s.x = x.contiguous(s.format);
+    s.noise = noise_planes(noise);
     s.noise_weight = contiguous_or_undefined(noise_weight);
     s.b = contiguous_or_undefined(b);
     s.scale = scale.contiguous();
     InstanceNormParams& p = s.p;
     p.x = s.x.const_data_ptr();
-    p.noise = noise.has_value() ? noise->const_data_ptr() : nullptr;
+    p.noise = data_or_null(s.noise);
     p.noise_weight = data_or_null(s.noise_weight);
     p.b = data_or_null(s.b);
     p.scale = s.scale.const_data_ptr();
@@ -62,7 +63,7 @@ inline InstanceNormSetup instance_norm_setup(const char* op, const at::Tensor& x
     p.channels = x.size(1);
     p.height = x.size(2);
     p.width = x.size(3);
-    fill_noise_strides(noise, p.noise_stride);
+    p.noise_batch_stride = s.noise.defined() ? s.noise.stride(0) : 0;
     p.noise_weight_per_channel = s.noise_weight.defined() && s.noise_weight.numel() > 1;
     p.pre_op = pre_op;
     p.channels_last = s.format == at::MemoryFormat::ChannelsLast;

@@ -53,10 +53,14 @@ inline at::Tensor contiguous_or_undefined(const std::optional<at::Tensor>& t) {
     return t.has_value() ? t->contiguous() : at::Tensor();
 }
 
-inline void fill_noise_strides(const std::optional<at::Tensor>& noise, int64_t (&stride)[3]) {
-    stride[0] = noise.has_value() ? noise->stride(0) : 0;
-    stride[1] = noise.has_value() ? noise->stride(2) : 0;
-    stride[2] = noise.has_value() ? noise->stride(3) : 0;
+// The noise with each image's H*W plane contiguous, as the kernels read it: the tensor itself when it is already
+// (a batch stride of 0, from expanding one noise image over the batch, stays), else a contiguous copy.
+inline at::Tensor noise_planes(const std::optional<at::Tensor>& noise) {
+    if (!noise.has_value()) return at::Tensor();
+    const at::Tensor& t = *noise;
+    const bool planes_contiguous =
+        (t.size(3) <= 1 || t.stride(3) == 1) && (t.size(2) <= 1 || t.stride(2) == t.size(3));
+    return planes_contiguous ? t : t.contiguous();
 }
 
 inline at::Tensor noise_bias_act_forward(const at::Tensor& x, const std::optional<at::Tensor>& noise,
@@ -72,11 +76,12 @@ inline at::Tensor noise_bias_act_forward(const at::Tensor& x, const std::optiona
     at::Tensor y = at::empty(x.sizes(), x.options().memory_format(format));
     if (y.numel() == 0) return y;
     const at::Tensor x_in = x.contiguous(format);
+    const at::Tensor noise_in = noise_planes(noise);
     const at::Tensor strength_in = contiguous_or_undefined(strength);
     const at::Tensor b_in = contiguous_or_undefined(b);
     NoiseBiasActParams p{};
     p.x = x_in.const_data_ptr();
-    p.noise = noise.has_value() ? noise->const_data_ptr() : nullptr;
+    p.noise = data_or_null(noise_in);
     p.strength = data_or_null(strength_in);
     p.b = data_or_null(b_in);
     p.y = y.mutable_data_ptr();
@@ -84,7 +89,7 @@ inline at::Tensor noise_bias_act_forward(const at::Tensor& x, const std::optiona
     p.channels = x.size(1);
     p.height = x.size(2);
     p.width = x.size(3);
-    fill_noise_strides(noise, p.noise_stride);
+    p.noise_batch_stride = noise_in.defined() ? noise_in.stride(0) : 0;
     p.strength_per_channel = strength_in.defined() && strength_in.numel() > 1;
     p.channels_last = format == at::MemoryFormat::ChannelsLast;
     p.alpha = alpha;

@@ -7,6 +7,7 @@ from typing import Optional
 import torch
 
 from ._checks import check_same_device, check_tensor
+from ._layout import output_memory_format
 
 
 def check_layer_inputs(op: str, x: torch.Tensor, noise, strength_name: str, strength, b) -> None:
@@ -35,15 +36,29 @@ def check_layer_inputs(op: str, x: torch.Tensor, noise, strength_name: str, stre
 def layer_input_grads(grad_s: torch.Tensor, noise: Optional[torch.Tensor], strength: Optional[torch.Tensor],
                       needs_noise: bool, needs_strength: bool, needs_b: bool):
     """Gradients of noise, strength and b from the gradient of s = x + strength * noise + b (None where not needed),
-    as differentiable PyTorch ops."""
+    as differentiable PyTorch ops. The per-channel contractions are matrix products over views of grad_s in its own
+    layout (einsum picks far slower plans for them on the CPU)."""
     grad_b = grad_s.sum((0, 2, 3)) if needs_b else None
     grad_noise = grad_strength = None
-    if noise is not None and (needs_noise or needs_strength):
-        if strength.numel() == 1:
-            summed = grad_s.sum(1, keepdim=True)
-            grad_noise = summed * strength.reshape([]) if needs_noise else None
-            grad_strength = (summed * noise).sum().reshape(strength.shape) if needs_strength else None
-        else:
-            grad_noise = torch.einsum("nchw,c->nhw", grad_s, strength).unsqueeze(1) if needs_noise else None
-            grad_strength = torch.einsum("nchw,nhw->c", grad_s, noise[:, 0]) if needs_strength else None
+    if noise is None or not (needs_noise or needs_strength):
+        return grad_noise, grad_strength, grad_b
+    n, c, h, w = grad_s.shape
+    if strength.numel() == 1:
+        summed = grad_s.sum(1, keepdim=True)
+        if needs_noise:
+            grad_noise = summed * strength.reshape([])
+        if needs_strength:
+            grad_strength = (summed * noise).sum().reshape(strength.shape)
+    elif output_memory_format(grad_s) == torch.channels_last:
+        pixels = grad_s.permute(0, 2, 3, 1).reshape(n * h * w, c)  # a view: channels innermost
+        if needs_noise:
+            grad_noise = torch.matmul(pixels, strength).reshape(n, 1, h, w)
+        if needs_strength:
+            grad_strength = torch.matmul(noise.reshape(n * h * w), pixels)
+    else:
+        planes = grad_s.reshape(n, c, h * w)
+        if needs_noise:
+            grad_noise = torch.matmul(strength, planes).reshape(n, 1, h, w)
+        if needs_strength:
+            grad_strength = torch.bmm(planes, noise.reshape(n, h * w, 1)).sum((0, 2))
     return grad_noise, grad_strength, grad_b

@@ -135,6 +135,29 @@ def test_constant_planes_give_the_bias_and_finite_gradients(op, channels_last, d
 
 
 @pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("hw", [(4, 4), (100, 100)])
+def test_nan_and_inf_propagate_like_the_reference(channels_last, hw, device):
+    x = torch.randn(1, 3, *hw, device=device)
+    x[0, 0, 1, 2] = float("nan")
+    x[0, 1, 0, 0] = float("inf")
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    s, b = torch.randn(1, 3, device=device), torch.randn(1, 3, device=device)
+    # NaN exactly where the reference has NaN; the finite plane to float32 precision over 10^4 pixels.
+    tolerance = dict(rtol=1e-4, atol=1e-4)
+    assert_matches(adain(x, s, b, impl="fused"), adain(x, s, b, impl="ref"), **tolerance)
+    assert_matches(style_epilogue(x, None, None, None, s, b, impl="fused"),
+                   style_epilogue(x, None, None, None, s, b, impl="ref"), **tolerance)
+
+
+@pytest.mark.parametrize("hw", [(4, 4), (100, 100)])
+def test_eps_below_the_float32_range_still_counts(hw, device):
+    x = torch.full((1, 2, *hw), 3.0, device=device)  # constant planes: the result is the bias, through 1 / sqrt(eps)
+    s, b = torch.randn(1, 2, device=device), torch.randn(1, 2, device=device)
+    torch.testing.assert_close(adain(x, s, b, eps=1e-46, impl="fused"), b[:, :, None, None].expand_as(x))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("hw", [(4, 4), (16, 16), (100, 100)])
 def test_tiny_variance_under_a_large_mean(channels_last, hw, device):
     # Mean 1e4, standard deviation 1e-2: float32 statistics must neither cancel nor round the centring at the

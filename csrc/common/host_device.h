@@ -31,6 +31,19 @@ template <> struct Math<double> {
     static SG_HD double sqrt(double x) { return ::sqrt(x); }
 };
 
+// a * b rounded on its own, never fused into a following add: device code uses the non-contracting intrinsics, host
+// code is built with -ffp-contract=off. Kernels that compute a value in two passes rely on getting the same bits,
+// and CPU and CUDA results then agree to the bit for these expressions.
+template <typename S>
+SG_HD S mul_rn(S a, S b) {
+#if defined(__CUDA_ARCH__)
+    if constexpr (sizeof(S) == sizeof(float)) return __fmul_rn(a, b);
+    else return __dmul_rn(a, b);
+#else
+    return a * b;
+#endif
+}
+
 // Floor division and the matching non-negative remainder for a positive divisor.
 SG_HD int floor_div(int a, int b) { return (a >= 0) ? a / b : -((-a + b - 1) / b); }
 SG_HD int floor_mod(int a, int b) { return a - floor_div(a, b) * b; }

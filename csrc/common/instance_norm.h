@@ -23,7 +23,7 @@ namespace stylegan_ops {
 struct InstanceNormParams {
     // Inputs. x, y, grad and grad_x are [N, C, H, W], all NCHW-contiguous or all channels_last.
     const void* x;
-    const void* noise;         // [N, 1, H, W], any strides, or null
+    const void* noise;         // [N, 1, H, W], or null
     const void* noise_weight;  // 1 or C values; null when noise is
     const void* b;             // C values, or null
     const void* scale;         // [N, C], contiguous
@@ -38,7 +38,7 @@ struct InstanceNormParams {
     void* grad_scale;  // backward, [N, C] in the dtype of x
     void* grad_bias;   // backward, [N, C] in the dtype of x
     int64_t batch, channels, height, width;
-    int64_t noise_stride[3];  // n, h, w, in elements
+    int64_t noise_batch_stride;  // noise planes are contiguous H*W; image n's starts at n * noise_batch_stride
     bool noise_weight_per_channel;
     bool pre_op;  // style_epilogue's tail before the normalization
     bool channels_last;
@@ -46,17 +46,24 @@ struct InstanceNormParams {
     DType dtype;
 };
 
+// s = x + weight * noise + b, rounded the same way on every device and in every kernel (mul_rn): the kernels
+// compute t in two passes and rely on getting the same bits, e.g. a constant plane must normalize to exactly zero.
+template <typename S>
+SG_HD S style_pre_op_input(S x, S noise, S weight, S b) {
+    return x + mul_rn(weight, noise) + b;
+}
+
 // The pre-op on one element, in the accumulation type S: t from x and the plane's noise value, weight and bias.
 template <typename S>
 SG_HD S style_pre_op(S x, S noise, S weight, S b, S alpha, S gain) {
-    const S s = x + weight * noise + b;
+    const S s = style_pre_op_input(x, noise, weight, b);
     return ((s > S(0)) ? s : s * alpha) * gain;
 }
 
 // dt/ds of the pre-op at s = x + weight * noise + b.
 template <typename S>
 SG_HD S style_pre_op_slope(S x, S noise, S weight, S b, S alpha, S gain) {
-    const S s = x + weight * noise + b;
+    const S s = style_pre_op_input(x, noise, weight, b);
     return (s > S(0)) ? gain : gain * alpha;
 }
 
@@ -72,8 +79,8 @@ struct MeanVar {
     SG_HD static MeanVar from_shifted_sums(S count, S shift, S sum, S sum_sq) {
         if (count == S(0)) return empty();
         const S d = sum / count;
-        S m2 = sum_sq - sum * d;
-        return MeanVar{count, shift + d, m2 > S(0) ? m2 : S(0)};
+        const S m2 = sum_sq - sum * d;
+        return MeanVar{count, shift + d, m2 < S(0) ? S(0) : m2};  // rounding can go below 0; NaN stays NaN
     }
 
     SG_HD MeanVar merge(const MeanVar& o) const {
@@ -85,11 +92,11 @@ struct MeanVar {
         return MeanVar{n, mean + delta * w, m2 + o.m2 + delta * delta * count * w};
     }
 
-    // 1 / sqrt(variance + eps); a constant plane gives 1 / sqrt(eps), never NaN.
-    SG_HD S rstd(S eps) const {
-        const S var = count > S(0) ? m2 / count : S(0);
-        return S(1) / Math<S>::sqrt(var + eps);
-    }
+    // 1 / sqrt(variance + eps), in double so that an eps below the float range still counts; a constant plane
+    // gives 1 / sqrt(eps), never NaN (a plane holding NaN or inf gives NaN, as the reference does).
+    SG_HD S rstd(double eps) const { return S(rstd_of_variance(count > S(0) ? double(m2 / count) : 0.0, eps)); }
+
+    SG_HD static double rstd_of_variance(double var, double eps) { return 1.0 / Math<double>::sqrt(var + eps); }
 };
 
 }  // namespace stylegan_ops

@@ -2,8 +2,9 @@
 //
 //   y = clamp(act(x + strength * noise + b) * gain)
 //
-// x and y are [N, C, H, W], both NCHW-contiguous or both channels_last; noise is [N, 1, H, W] with any strides (an
-// expanded [1, 1, H, W] buffer has batch stride 0), shared by all channels; strength is one value or one per channel.
+// x and y are [N, C, H, W], both NCHW-contiguous or both channels_last; noise is [N, 1, H, W] with contiguous H*W
+// planes (an expanded [1, 1, H, W] buffer has batch stride 0), shared by all channels; strength is one value or one
+// per channel.
 // The element maths after the noise term is bias_act's forward (bias_act_element).
 #pragma once
 
@@ -11,6 +12,7 @@
 
 #include "bias_act.h"
 #include "dtype.h"
+#include "host_device.h"
 
 namespace stylegan_ops {
 
@@ -21,7 +23,7 @@ struct NoiseBiasActParams {
     const void* b;         // `channels` values, or null
     void* y;
     int64_t batch, channels, height, width;
-    int64_t noise_stride[3];  // n, h, w, in elements
+    int64_t noise_batch_stride;  // noise planes are contiguous H*W; image n's starts at n * noise_batch_stride
     bool strength_per_channel;
     bool channels_last;
     double alpha, gain, clamp;
@@ -31,7 +33,7 @@ struct NoiseBiasActParams {
 };
 
 // The bias_act parameters of the activation part (mode Forward).
-inline BiasActParams activation_params(const NoiseBiasActParams& p) {
+SG_HD BiasActParams activation_params(const NoiseBiasActParams& p) {
     BiasActParams a{};
     a.alpha = p.alpha;
     a.gain = p.gain;

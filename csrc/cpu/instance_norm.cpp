@@ -2,8 +2,8 @@
 // the accumulation type, across chunks in float64), turned into mean and variance with MeanVar: no cancellation from
 // a large mean, no negative variance. Each direction reads its inputs twice at most and writes once.
 //
-// NCHW: a task per (n, c) plane. The pre-op result t of the plane is kept in a buffer between the statistics and the
-// output; the image's noise plane is gathered once into a contiguous buffer, so the inner loops are contiguous.
+// NCHW: a task per (n, c) plane (or per block of small planes). The pre-op result t of the plane is kept in a buffer
+// between the statistics and the output; x, the noise plane and the buffer are contiguous, and so the inner loops.
 // Channels_last: a task per (n, block of channels); per-channel sums are arrays and the inner loops run over
 // contiguous channels.
 #include <ATen/Dispatch.h>
@@ -53,46 +53,26 @@ struct LayerInputs {
         }
     }
 
-    // The noise of image n as a contiguous H*W plane (zeros without noise).
-    void gather_noise(int64_t n, S* out) const {
-        for (int64_t h = 0, i = 0; h < p.height; ++h)
-            for (int64_t w = 0; w < p.width; ++w, ++i)
-                out[i] = noise != nullptr
-                             ? S(noise[n * p.noise_stride[0] + h * p.noise_stride[1] + w * p.noise_stride[2]])
-                             : S(0);
-    }
+    // Image n's noise plane (contiguous H*W values), or null without noise.
+    const T* noise_plane(int64_t n) const { return noise != nullptr ? noise + n * p.noise_batch_stride : nullptr; }
 
     S noise_at(int64_t n, int64_t pixel) const {
-        if (noise == nullptr) return S(0);
-        const int64_t h = pixel / p.width, w = pixel % p.width;
-        return S(noise[n * p.noise_stride[0] + h * p.noise_stride[1] + w * p.noise_stride[2]]);
+        return noise != nullptr ? S(noise[n * p.noise_batch_stride + pixel]) : S(0);
     }
 };
 
-// Per-thread plane buffers for the NCHW kernels, with the noise plane of the last image gathered.
+// Per-thread scratch of the NCHW kernels: pre-op values of a plane (or of a block of small planes).
 template <typename T>
-struct PlaneScratch {
-    using S = at::opmath_type<T>;
-    std::vector<S> noise, values;
-    int64_t noise_image = -1;
+using PlaneScratch = std::vector<at::opmath_type<T>>;
 
-    PlaneScratch(int64_t hw, int64_t values_size) : noise(hw), values(values_size) {}
-
-    const S* noise_of(const LayerInputs<T>& in, int64_t n) {
-        if (n != noise_image) {
-            in.gather_noise(n, noise.data());
-            noise_image = n;
-        }
-        return noise.data();
-    }
-};
-
-// t of one NCHW plane (x, the image's noise, the channel's weight and bias) into out.
+// t of one NCHW plane (x, the image's noise plane or null, the channel's weight and bias) into out.
 template <bool kPre, typename T, typename S>
-void plane_values(const T* __restrict x, const S* __restrict noise, S weight, S b, S alpha, S gain, int64_t n,
+void plane_values(const T* __restrict x, const T* __restrict noise, S weight, S b, S alpha, S gain, int64_t n,
                   S* __restrict out) {
-    for (int64_t i = 0; i < n; ++i)
-        out[i] = kPre ? style_pre_op(S(x[i]), noise[i], weight, b, alpha, gain) : S(x[i]);
+    for (int64_t i = 0; i < n; ++i) {
+        const S nz = (kPre && noise != nullptr) ? S(noise[i]) : S(0);
+        out[i] = kPre ? style_pre_op(S(x[i]), nz, weight, b, alpha, gain) : S(x[i]);
+    }
 }
 
 // Mean and variance of v[0..n), n > 0, from deviations from v[0]. The outputs are centred the same way,
@@ -125,13 +105,13 @@ void gradient_sums(const T* __restrict dy, const S* __restrict that, int64_t n, 
 
 // One NCHW plane: its statistics and normalized output. t is scratch for the plane's pre-op values.
 template <bool kPre, typename T, typename S>
-SG_CPU_MULTIVERSION void forward_plane(const T* __restrict x, const S* __restrict noise, S weight, S b, S alpha,
+SG_CPU_MULTIVERSION void forward_plane(const T* __restrict x, const T* __restrict noise, S weight, S b, S alpha,
                                        S gain, S scale, S bias, D eps, int64_t hw, S* __restrict t, T* __restrict y,
                                        S& mean_out, S& rstd_out) {
     plane_values<kPre>(x, noise, weight, b, alpha, gain, hw, t);
     const S shift = t[0];
     const MeanVar<D> mv = plane_statistics(t, hw);
-    const S offset = S(mv.mean - D(shift)), rstd = S(mv.rstd(eps));
+    const S offset = S(mv.mean - D(shift)), rstd = S(mv.rstd(double(eps)));
     mean_out = S(mv.mean);
     rstd_out = rstd;
     const S a = rstd * scale;
@@ -151,20 +131,19 @@ SG_CPU_MULTIVERSION void forward_small_planes(const InstanceNormParams& p, const
     S* mean_out = static_cast<S*>(p.mean) + first;
     S* rstd_out = static_cast<S*>(p.rstd) + first;
     S shift[kPlaneBlock], s1[kPlaneBlock], s2[kPlaneBlock], a[kPlaneBlock];
-    S* t = scratch.values.data();
+    S* t = scratch.data();
     for (int64_t k = 0; k < count; ++k) {
         const int64_t plane = first + k, n = plane / C, c = plane % C;
         S* tk = t + k * HW;
-        plane_values<kPre>(in.x + plane * HW, kPre ? scratch.noise_of(in, n) : nullptr, in.weight[c], in.bias[c],
-                           in.alpha, in.gain, HW, tk);
+        plane_values<kPre>(in.x + plane * HW, in.noise_plane(n), in.weight[c], in.bias[c], in.alpha, in.gain, HW, tk);
         shift[k] = tk[0];
         shifted_sums(tk, HW, shift[k], s1[k], s2[k]);
     }
-    const S inv_hw = S(1) / S(HW), eps = S(p.eps);
+    const S inv_hw = S(1) / S(HW);
     for (int64_t k = 0; k < count; ++k) {
         const S d = s1[k] * inv_hw;
         const S var = s2[k] * inv_hw - d * d;
-        const S rstd = S(1) / Math<S>::sqrt((var > S(0) ? var : S(0)) + eps);
+        const S rstd = S(MeanVar<S>::rstd_of_variance(D(var < S(0) ? S(0) : var), p.eps));
         s1[k] = d;  // now the mean's offset from the shift
         mean_out[k] = shift[k] + d;
         rstd_out[k] = rstd;
@@ -191,7 +170,7 @@ void forward_planes(const InstanceNormParams& p, const LayerInputs<T>& in) {
     if (HW <= kChunk) {
         const int64_t blocks = (planes + kPlaneBlock - 1) / kPlaneBlock;
         at::parallel_for(0, blocks, std::max<int64_t>(1, (1 << 14) / (HW * kPlaneBlock)), [&](int64_t b0, int64_t b1) {
-            PlaneScratch<T> scratch(HW, kPlaneBlock * HW);
+            PlaneScratch<T> scratch(kPlaneBlock * HW);
             for (int64_t block = b0; block < b1; ++block) {
                 const int64_t first = block * kPlaneBlock;
                 forward_small_planes<kPre>(p, in, scratch, first, std::min(kPlaneBlock, planes - first));
@@ -200,19 +179,19 @@ void forward_planes(const InstanceNormParams& p, const LayerInputs<T>& in) {
         return;
     }
     at::parallel_for(0, planes, std::max<int64_t>(1, (1 << 14) / HW), [&](int64_t begin, int64_t end) {
-        PlaneScratch<T> scratch(HW, HW);
+        PlaneScratch<T> scratch(HW);
         for (int64_t plane = begin; plane < end; ++plane) {
             const int64_t n = plane / C, c = plane % C;
-            forward_plane<kPre>(in.x + plane * HW, kPre ? scratch.noise_of(in, n) : nullptr, in.weight[c], in.bias[c],
-                                in.alpha, in.gain, S(scale[plane]), S(bias[plane]), D(p.eps), HW,
-                                scratch.values.data(), y + plane * HW, mean_out[plane], rstd_out[plane]);
+            forward_plane<kPre>(in.x + plane * HW, in.noise_plane(n), in.weight[c], in.bias[c], in.alpha, in.gain,
+                                S(scale[plane]), S(bias[plane]), D(p.eps), HW, scratch.data(), y + plane * HW,
+                                mean_out[plane], rstd_out[plane]);
         }
     });
 }
 
 // One NCHW plane of the backward: grad_x, and the plane's grad_scale and grad_bias. that is scratch.
 template <bool kPre, typename T, typename S>
-SG_CPU_MULTIVERSION void backward_plane(const T* __restrict x, const T* __restrict grad, const S* __restrict noise,
+SG_CPU_MULTIVERSION void backward_plane(const T* __restrict x, const T* __restrict grad, const T* __restrict noise,
                                         S weight, S b, S alpha, S gain, S scale, S mean, S rstd, int64_t hw,
                                         S* __restrict that, T* __restrict grad_x, T& grad_scale, T& grad_bias) {
     plane_values<kPre>(x, noise, weight, b, alpha, gain, hw, that);
@@ -223,7 +202,8 @@ SG_CPU_MULTIVERSION void backward_plane(const T* __restrict x, const T* __restri
     grad_bias = T(sum_dy);
     const S coef = rstd * scale, mean_dy = S(sum_dy / D(hw)), mean_dy_that = S(sum_dy_that / D(hw));
     for (int64_t i = 0; i < hw; ++i) {
-        const S slope = kPre ? style_pre_op_slope(S(x[i]), noise[i], weight, b, alpha, gain) : S(1);
+        const S nz = (kPre && noise != nullptr) ? S(noise[i]) : S(0);
+        const S slope = kPre ? style_pre_op_slope(S(x[i]), nz, weight, b, alpha, gain) : S(1);
         grad_x[i] = T(coef * (S(grad[i]) - mean_dy - that[i] * mean_dy_that) * slope);
     }
 }
@@ -240,12 +220,12 @@ void backward_planes(const InstanceNormParams& p, const LayerInputs<T>& in) {
     T* grad_bias = static_cast<T*>(p.grad_bias);
     const int64_t C = p.channels, HW = p.height * p.width;
     at::parallel_for(0, p.batch * C, std::max<int64_t>(1, (1 << 14) / HW), [&](int64_t begin, int64_t end) {
-        PlaneScratch<T> scratch(HW, HW);
+        PlaneScratch<T> scratch(HW);
         for (int64_t plane = begin; plane < end; ++plane) {
             const int64_t n = plane / C, c = plane % C;
-            backward_plane<kPre>(in.x + plane * HW, grad + plane * HW, kPre ? scratch.noise_of(in, n) : nullptr,
-                                 in.weight[c], in.bias[c], in.alpha, in.gain, S(scale[plane]), mean[plane], rstd[plane],
-                                 HW, scratch.values.data(), grad_x + plane * HW, grad_scale[plane], grad_bias[plane]);
+            backward_plane<kPre>(in.x + plane * HW, grad + plane * HW, in.noise_plane(n), in.weight[c], in.bias[c],
+                                 in.alpha, in.gain, S(scale[plane]), mean[plane], rstd[plane], HW, scratch.data(),
+                                 grad_x + plane * HW, grad_scale[plane], grad_bias[plane]);
         }
     });
 }
@@ -305,7 +285,7 @@ SG_CPU_MULTIVERSION void forward_channel_block(const InstanceNormParams& p, cons
         const int64_t plane = n * C + c0 + k;
         const MeanVar<D> mv = MeanVar<D>::from_shifted_sums(D(HW), D(shift[k]), sum[k], sum_sq[k]);
         offset[k] = S(mv.mean - D(shift[k]));
-        const S rstd = S(mv.rstd(D(p.eps)));
+        const S rstd = S(mv.rstd(p.eps));
         mean_out[plane] = S(mv.mean);
         rstd_out[plane] = rstd;
         a[k] = rstd * S(scale[plane]);

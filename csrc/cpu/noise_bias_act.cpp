@@ -1,7 +1,6 @@
-// noise_bias_act on the CPU: one pass over memory. NCHW: a task per (n, c) plane, whose strength and bias are scalars
-// and whose noise is the image's noise plane (gathered once per image into a contiguous buffer). Channels_last: a
-// task per pixel row, channels innermost, with the per-channel strength and bias as arrays. Either way the inner
-// loop is contiguous and vectorizes.
+// noise_bias_act on the CPU: one pass over memory. NCHW: a run per (n, c) plane, whose strength and bias are scalars
+// and whose noise is the image's noise plane. Channels_last: a run per pixel, channels innermost, with the
+// per-channel strength and bias as arrays. Either way the inner loop is contiguous and vectorizes.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
@@ -33,12 +32,12 @@ void per_channel(const NoiseBiasActParams& p, std::vector<S>& strength, std::vec
 // y[i] = f(x[i] + strength[i or 0] * noise[i or 0] + b[i or 0]) over a contiguous run: a plane of NCHW (noise
 // varies, strength and bias do not) or a pixel of channels_last (the reverse). noise null: no noise term.
 template <typename T, Act A, bool kPerChannel, typename S>
-SG_CPU_MULTIVERSION void noise_bias_act_span(const T* __restrict x, const S* __restrict noise,
+SG_CPU_MULTIVERSION void noise_bias_act_span(const T* __restrict x, const T* __restrict noise,
                                              const S* __restrict strength, const S* __restrict bias, T* __restrict y,
                                              int64_t n, const BiasActScalars<S> sc) {
     for (int64_t i = 0; i < n; ++i) {
-        const S nz = noise == nullptr ? S(0) : noise[kPerChannel ? 0 : i];
-        const S v = S(x[i]) + strength[kPerChannel ? i : 0] * nz;
+        const S nz = noise == nullptr ? S(0) : S(noise[kPerChannel ? 0 : i]);
+        const S v = S(x[i]) + mul_rn(strength[kPerChannel ? i : 0], nz);
         y[i] = T(bias_act_element<A, BiasActMode::Forward, S>(v, S(0), bias[kPerChannel ? i : 0], sc));
     }
 }
@@ -52,38 +51,22 @@ void noise_bias_act_cpu_typed(const NoiseBiasActParams& p) {
     T* y = static_cast<T*>(p.y);
     std::vector<S> strength, bias;
     per_channel<T>(p, strength, bias);
-    const int64_t C = p.channels, H = p.height, W = p.width;
-    const int64_t ns_n = p.noise_stride[0], ns_h = p.noise_stride[1], ns_w = p.noise_stride[2];
+    const int64_t C = p.channels, H = p.height, W = p.width, hw = H * W;
 
     if (!p.channels_last) {
-        const int64_t planes = p.batch * C, hw = H * W;
-        at::parallel_for(0, planes, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(hw, 1)), [&](int64_t b0, int64_t b1) {
-            // The noise plane of the current image, gathered once into a contiguous buffer.
-            std::vector<S> noise_plane(noise != nullptr ? hw : 0);
-            int64_t noise_image = -1;
+        at::parallel_for(0, p.batch * C, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(hw, 1)), [&](int64_t b0, int64_t b1) {
             for (int64_t plane = b0; plane < b1; ++plane) {
                 const int64_t n = plane / C, c = plane % C;
-                if (noise != nullptr && n != noise_image) {
-                    for (int64_t h = 0, i = 0; h < H; ++h)
-                        for (int64_t w = 0; w < W; ++w, ++i) noise_plane[i] = S(noise[n * ns_n + h * ns_h + w * ns_w]);
-                    noise_image = n;
-                }
-                noise_bias_act_span<T, A, false>(x + plane * hw, noise != nullptr ? noise_plane.data() : nullptr,
+                noise_bias_act_span<T, A, false>(x + plane * hw, noise != nullptr ? noise + n * p.noise_batch_stride : nullptr,
                                                  &strength[c], &bias[c], y + plane * hw, hw, sc);
             }
         });
         return;
     }
-    const int64_t rows = p.batch * H;
-    at::parallel_for(0, rows, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(W * C, 1)), [&](int64_t r0, int64_t r1) {
-        for (int64_t row = r0; row < r1; ++row) {
-            const int64_t n = row / H, h = row % H;
-            for (int64_t w = 0; w < W; ++w) {
-                const int64_t offset = (row * W + w) * C;
-                const S nz = noise != nullptr ? S(noise[n * ns_n + h * ns_h + w * ns_w]) : S(0);
-                noise_bias_act_span<T, A, true>(x + offset, noise != nullptr ? &nz : nullptr, strength.data(),
-                                                bias.data(), y + offset, C, sc);
-            }
+    at::parallel_for(0, p.batch * hw, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(C, 1)), [&](int64_t q0, int64_t q1) {
+        for (int64_t pixel = q0; pixel < q1; ++pixel) {
+            const T* nz = noise != nullptr ? noise + (pixel / hw) * p.noise_batch_stride + pixel % hw : nullptr;
+            noise_bias_act_span<T, A, true>(x + pixel * C, nz, strength.data(), bias.data(), y + pixel * C, C, sc);
         }
     });
 }

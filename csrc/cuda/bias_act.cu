@@ -13,12 +13,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-template <typename T>
-struct alignas(16) Vec16 {
-    static constexpr int kSize = 16 / sizeof(T);
-    T v[kSize];
-};
-
 template <typename I>
 __device__ __forceinline__ I bias_index(I i, I stride, I size) {
     return (i / stride) % size;
@@ -82,8 +76,6 @@ __global__ void __launch_bounds__(kThreads, 4) bias_act_kernel(BiasActParams p, 
     else bias_act_range<T, A, M, uint64_t>(p, vec_count);
 }
 
-bool aligned16(const void* ptr) { return ptr == nullptr || reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
-
 }  // namespace
 
 cudaError_t launch_bias_act(const BiasActParams& p, cudaStream_t stream) {
@@ -91,7 +83,7 @@ cudaError_t launch_bias_act(const BiasActParams& p, cudaStream_t stream) {
     return dispatch_dtype(p.dtype, [&](auto type_tag) -> cudaError_t {
         using T = decltype(type_tag);
         constexpr int kVec = Vec16<T>::kSize;
-        const bool vectorize = aligned16(p.in) && aligned16(p.ref) && aligned16(p.out);
+        const bool vectorize = aligned16(p.in) && (p.ref == nullptr || aligned16(p.ref)) && aligned16(p.out);
         const int64_t vec_count = vectorize ? p.numel / kVec : 0;
         const unsigned int blocks = grid_size(vectorize ? vec_count : p.numel, kThreads, 16);
         const bool launched = dispatch_bias_act(p.act, p.mode, [&](auto act, auto mode) {

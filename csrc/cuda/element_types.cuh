@@ -3,6 +3,7 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <stdint.h>
 
 #include "../common/dtype.h"
 
@@ -22,6 +23,15 @@ template <> __device__ __forceinline__ __half from_acc<__half>(float v) { return
 template <> __device__ __forceinline__ __nv_bfloat16 from_acc<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 template <> __device__ __forceinline__ float from_acc<float>(float v) { return v; }
 template <> __device__ __forceinline__ double from_acc<double>(double v) { return v; }
+
+// 16 bytes of T: the unit of vectorized loads and stores.
+template <typename T>
+struct alignas(16) Vec16 {
+    static constexpr int kSize = 16 / sizeof(T);
+    T v[kSize];
+};
+
+inline bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
 
 // Calls f(T{}) with the storage type of `dtype`.
 template <typename F>
