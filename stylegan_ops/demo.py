@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from . import bias_act, downsample2d, setup_filter, upsample2d
+from . import bias_act, downsample2d, noise_bias_act, setup_filter, style_epilogue, upsample2d
 from .info import report
 
 
@@ -36,10 +36,14 @@ def main(argv=None):
     x = torch.randn(8, 256, 64, 64, device=device)
     b = torch.randn(256, device=device)
     f = setup_filter([1, 3, 3, 1], device=device)
+    noise = torch.randn(8, 1, 64, 64, device=device)
+    strength, styles = torch.tensor(0.1, device=device), torch.randn(8, 256, device=device)
     cases = {
         "bias_act lrelu, clamp 256 ": lambda impl: bias_act(x, b, act="lrelu", clamp=256, impl=impl),
         "upsample2d [1,3,3,1]      ": lambda impl: upsample2d(x, f, impl=impl),
         "downsample2d [1,3,3,1]    ": lambda impl: downsample2d(x, f, impl=impl),
+        "noise_bias_act (StyleGAN2)": lambda impl: noise_bias_act(x, noise, strength, b, clamp=256, impl=impl),
+        "style_epilogue (StyleGAN) ": lambda impl: style_epilogue(x, noise, b, b, 1 + styles, styles, impl=impl),
     }
     print(f"  {'op on 8x256x64x64':<26} {'fused ms':>9} {'ref ms':>9} {'speed-up':>9} {'max |fused - ref|':>18}")
     for name, run in cases.items():
