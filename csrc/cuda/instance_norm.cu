@@ -18,6 +18,7 @@
 #include "../common/instance_norm.h"
 #include "element_types.cuh"
 #include "launch.cuh"
+#include "position.cuh"
 
 namespace stylegan_ops {
 namespace {
@@ -225,22 +226,6 @@ __global__ void __launch_bounds__(kThreads) finalize_kernel(InstanceNormParams p
             static_cast<S*>(ws.third)[plane] = static_cast<const S*>(p.rstd)[plane] * to_acc(scale[plane]);
         }
     }
-}
-
-// Element i of x: image, channel, pixel, and plane n * C + c.
-template <typename I>
-struct Position {
-    I n, c, pixel;
-};
-
-template <typename I>
-__device__ __forceinline__ Position<I> position(I i, I channels, I hw, bool channels_last) {
-    if (channels_last) {
-        const I pixel = i / channels;
-        return Position<I>{pixel / hw, i - pixel * channels, pixel % hw};
-    }
-    const I plane = i / hw;
-    return Position<I>{plane / channels, plane % channels, i - plane * hw};
 }
 
 template <typename T, bool kForward, typename I>

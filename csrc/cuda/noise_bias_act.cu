@@ -8,27 +8,12 @@
 #include "../common/noise_bias_act.h"
 #include "element_types.cuh"
 #include "launch.cuh"
+#include "position.cuh"
 
 namespace stylegan_ops {
 namespace {
 
 constexpr int kThreads = 256;
-
-// Where element i of x lies: its image, channel and pixel.
-template <typename I>
-struct Position {
-    I n, c, pixel;
-};
-
-template <typename I>
-__device__ __forceinline__ Position<I> position(I i, I channels, I hw, bool channels_last) {
-    if (channels_last) {
-        const I pixel = i / channels;
-        return Position<I>{pixel / hw, i - pixel * channels, pixel % hw};
-    }
-    const I plane = i / hw;
-    return Position<I>{plane / channels, plane % channels, i - plane * hw};
-}
 
 template <typename T, Act A, typename I>
 __device__ __forceinline__ void noise_bias_act_range(const NoiseBiasActParams& p, int64_t vec_count) {
