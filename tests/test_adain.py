@@ -117,6 +117,42 @@ def test_plane_sizes(hw, device):
     assert_matches(adain(x, scale, bias, impl="fused"), adain(x, scale, bias, impl="ref"))
 
 
+@pytest.mark.parametrize("shape", [(3, 70, 5, 5), (2, 130, 9, 7), (2, 3, 70, 65)], ids=str)
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_kernel_paths(shape, channels_last, device):
+    # Blocks of small planes past the first (N*C > 64), channel blocks past the first (C > 64), and planes of more
+    # than one summation chunk (H*W > 4096), forward and backward, with every layer input.
+    n, c, h, w = shape
+
+    def t(*s):
+        return torch.randn(s, dtype=torch.float64, device=device, requires_grad=True)
+
+    x = t(*shape)
+    if channels_last:
+        x = x.detach().to(memory_format=torch.channels_last).requires_grad_(True)
+    inputs = [x, t(n, 1, h, w), t(c), t(c), t(n, c), t(n, c)]
+    dy = torch.randn(shape, dtype=torch.float64, device=device)
+    results = []
+    for impl in ("fused", "ref"):
+        y = style_epilogue(*inputs, impl=impl)
+        results.append((y,) + torch.autograd.grad(y, inputs, dy))
+        y = adain(x, inputs[4], inputs[5], impl=impl)
+        results[-1] += (y,) + torch.autograd.grad(y, [x, inputs[4], inputs[5]], dy)
+    for f, r in zip(*results):
+        assert_matches(f, r)
+
+
+def test_strided_inputs(device):
+    x = torch.randn(2, 3, 6, 10, device=device, dtype=torch.float64)[..., ::2]  # not contiguous in either layout
+    noise = torch.randn(2, 1, 12, 5, device=device, dtype=torch.float64)[:, :, ::2]  # strided noise planes
+    w, b = torch.randn(3, device=device, dtype=torch.float64), torch.randn(3, device=device, dtype=torch.float64)
+    scale = torch.randn(3, 2, device=device, dtype=torch.float64).t()  # [N, C], transposed
+    bias = torch.randn(2, 3, device=device, dtype=torch.float64)
+    assert_matches(adain(x, scale, bias, impl="fused"), adain(x, scale, bias, impl="ref"))
+    assert_matches(style_epilogue(x, noise, w, b, scale, bias, impl="fused"),
+                   style_epilogue(x, noise, w, b, scale, bias, impl="ref"))
+
+
 @pytest.mark.parametrize("op", ["adain", "style_epilogue"])
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_constant_planes_give_the_bias_and_finite_gradients(op, channels_last, device):
@@ -188,6 +224,24 @@ def test_low_precision_error_budget(dtype, channels_last, device):
                                style_epilogue(*args64, impl="ref"))
     assert_within_error_budget(adain(args[0], args[4], args[5], impl="fused"),
                                adain(args[0], args[4], args[5], impl="ref"), adain(x64, s64, bias64, impl="ref"))
+
+
+@pytest.mark.parametrize("dtype", LOW_PRECISION)
+def test_low_precision_gradients(dtype, device):
+    def t(*s):
+        return torch.randn(s, dtype=torch.float64, device=device)
+
+    args64 = [t(2, 8, 12, 12) * 2 + 1, t(2, 1, 12, 12), t(8), t(8), t(2, 8), t(2, 8)]
+    dy64 = t(2, 8, 12, 12)
+    for op in (style_epilogue, lambda x, n, w, b, s, bias, impl: adain(x, s, bias, impl=impl)):
+        inputs64 = [a.clone().requires_grad_(True) for a in args64]
+        ref64 = torch.autograd.grad(op(*inputs64, impl="ref"), inputs64, dy64, allow_unused=True)
+        low = [a.to(dtype).requires_grad_(True) for a in args64]
+        grads = [torch.autograd.grad(op(*low, impl=impl), low, dy64.to(dtype), allow_unused=True)
+                 for impl in ("fused", "ref")]
+        for fused, ref, truth in zip(grads[0], grads[1], ref64):
+            if truth is not None:
+                assert_within_error_budget(fused, ref, truth)
 
 
 def test_statistics_are_float32_for_half_inputs(device):

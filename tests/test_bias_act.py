@@ -149,6 +149,17 @@ def test_layouts(act, device):
         assert_matches(bias_act(x, bd, dim=dim, act=act, impl="fused"), bias_act(x, bd, dim=dim, act=act, impl="ref"))
 
 
+@pytest.mark.parametrize("shape,dim", [((50001, 3), 1), ((5, 3, 41, 37), 1), ((3, 7, 2, 4999), 1), ((400, 7, 3, 5), 1),
+                                       ((9, 4096), 0)], ids=str)
+def test_tensors_split_across_threads(shape, dim, device):
+    # More than one parallel chunk (32768 elements on the CPU), with bias runs that straddle the chunk boundaries:
+    # channels innermost, long spans, short spans (the expanded-pattern path) and a bias along the outer dimension.
+    x = torch.randn(shape, dtype=torch.float64, device=device)
+    b = torch.randn(shape[dim], dtype=torch.float64, device=device)
+    for act in ("lrelu", "tanh"):
+        assert_matches(bias_act(x, b, dim=dim, act=act, impl="fused"), bias_act(x, b, dim=dim, act=act, impl="ref"))
+
+
 def test_gradient_with_a_differently_laid_out_grad(device):
     x = torch.randn(2, 5, 4, 3, device=device, dtype=torch.float64).to(memory_format=torch.channels_last)
     x.requires_grad_(True)

@@ -110,6 +110,22 @@ def test_low_precision_error_budget(dtype, channels_last, device):
                                noise_bias_act(*low, clamp=4.0, impl="ref"), ref64)
 
 
+@pytest.mark.parametrize("dtype", LOW_PRECISION)
+@pytest.mark.parametrize("act", ["lrelu", "swish"])
+def test_low_precision_gradients(dtype, act, device):
+    args64 = [torch.randn(2, 8, 6, 6, dtype=torch.float64, device=device) * 2,
+              torch.randn(2, 1, 6, 6, dtype=torch.float64, device=device),
+              torch.randn(8, dtype=torch.float64, device=device), torch.randn(8, dtype=torch.float64, device=device)]
+    dy64 = torch.randn(2, 8, 6, 6, dtype=torch.float64, device=device)
+    inputs64 = [a.clone().requires_grad_(True) for a in args64]
+    truth = torch.autograd.grad(noise_bias_act(*inputs64, act=act, clamp=4.0, impl="ref"), inputs64, dy64)
+    low = [a.to(dtype).requires_grad_(True) for a in args64]
+    grads = [torch.autograd.grad(noise_bias_act(*low, act=act, clamp=4.0, impl=impl), low, dy64.to(dtype))
+             for impl in ("fused", "ref")]
+    for fused, ref, t in zip(grads[0], grads[1], truth):
+        assert_within_error_budget(fused, ref, t)
+
+
 def test_non_contiguous_input(device):
     x = torch.randn(2, 3, 6, 10, device=device)[..., ::2]
     noise = torch.randn(2, 1, 6, 5, device=device)

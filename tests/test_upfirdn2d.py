@@ -92,6 +92,18 @@ def test_layouts(device):
                     assert out.is_contiguous(memory_format=torch.channels_last)
 
 
+@pytest.mark.parametrize("taps", [45, 70])
+@pytest.mark.parametrize("up,down", [(1, 1), (2, 1), (1, 2)])
+def test_long_filters(taps, up, down, device):
+    # More taps per row (and per phase) than the CPU kernel's unrolled chunks of 32.
+    x = torch.randn(1, 2, 9, 80, dtype=torch.float64, device=device)
+    for f in (torch.randn(taps, dtype=torch.float64, device=device),
+              torch.randn(3, taps, dtype=torch.float64, device=device)):
+        pad = (taps // 2, taps // 2, f.shape[0] // 2, f.shape[0] // 2)
+        assert_matches(upfirdn2d(x, f, up=up, down=down, padding=pad, impl="fused"),
+                       upfirdn2d(x, f, up=up, down=down, padding=pad, impl="ref"))
+
+
 @pytest.mark.parametrize("dtype", LOW_PRECISION)
 @pytest.mark.parametrize("resample", ["up", "down", "filter", "separable"])
 def test_low_precision_error_budget(dtype, resample, device):
