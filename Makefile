@@ -1,7 +1,10 @@
-# Set-up and checks in one command each. torch is installed only when missing, pinned (never an unpinned torch: that
-# would pull several GB of CUDA wheels); the kernels are built against whichever torch is installed.
+# Set-up and checks in one command each. torch is installed only when missing, and pinned (an unpinned torch would
+# follow the newest release wherever it leads); the kernels are built against whichever torch is installed. From the
+# default index, Linux gets the CUDA build of torch (several GB); for the CPU build on a machine without a GPU, set
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu.
 PYTHON ?= python3
 TORCH_VERSION ?= 2.13.0
+TORCH_INDEX ?=
 PIP = $(PYTHON) -m pip install --disable-pip-version-check
 
 .PHONY: demo test bench check-cuda build torch test-deps
@@ -23,7 +26,7 @@ build: torch
 	$(PIP) --no-build-isolation -e .
 
 torch:
-	@$(PYTHON) -c "import torch" 2>/dev/null || $(PIP) torch==$(TORCH_VERSION)
+	@$(PYTHON) -c "import torch" 2>/dev/null || $(PIP) torch==$(TORCH_VERSION) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 
 test-deps:
 	$(PIP) "pytest>=7" "hypothesis>=6" "pytest-benchmark>=4"

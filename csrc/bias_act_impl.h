@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <string_view>
 
 #include "common/bias_act.h"
@@ -21,13 +22,25 @@ inline Act parse_act(std::string_view name) {
     TORCH_CHECK_VALUE(false, "bias_act: act: unknown activation '", name, "'");
 }
 
+// The activation's scalar arguments, as every op that applies one takes them.
+inline Act check_activation_args(const char* op, std::string_view act, double alpha, double gain,
+                                 std::optional<double> clamp) {
+    const Act a = parse_act(act);
+    TORCH_CHECK_VALUE(std::isfinite(alpha) && (a != Act::Lrelu || alpha >= 0), op,
+                      ": alpha must be finite (and non-negative for lrelu), got ", alpha);
+    TORCH_CHECK_VALUE(std::isfinite(gain), op, ": gain must be finite, got ", gain);
+    TORCH_CHECK_VALUE(!clamp.has_value() || (*clamp >= 0 && !std::isnan(*clamp)), op,
+                      ": clamp must be non-negative, got ", clamp.value_or(0.0));
+    return a;
+}
+
 // The parameter block for x (or the tensor that fixes the layout) and an optional bias along `dim`.
 inline BiasActParams bias_act_params(const at::Tensor& x, const std::optional<at::Tensor>& b, int64_t dim,
                                      std::string_view act, double alpha, double gain, std::optional<double> clamp,
                                      BiasActMode mode) {
     check_float_tensor(x, "bias_act", "x");
     BiasActParams p{};
-    p.act = parse_act(act);
+    p.act = check_activation_args("bias_act", act, alpha, gain, clamp);
     p.mode = mode;
     p.dtype = dtype_of(x);
     p.numel = x.numel();
@@ -35,8 +48,6 @@ inline BiasActParams bias_act_params(const at::Tensor& x, const std::optional<at
     p.gain = gain;
     p.has_clamp = clamp.has_value();
     p.clamp = clamp.value_or(0.0);
-    TORCH_CHECK_VALUE(!p.has_clamp || p.clamp >= 0, "bias_act: clamp must be non-negative, got ", p.clamp);
-    TORCH_CHECK_VALUE(p.act != Act::Lrelu || alpha >= 0, "bias_act: alpha must be non-negative for lrelu, got ", alpha);
     TORCH_CHECK_VALUE(mode != BiasActMode::GradFromOutput || act_grad_from_output(p.act), "bias_act: act '", act,
                       "' is differentiated from its input, not its output");
     p.bias_stride = 1;

@@ -16,10 +16,6 @@ namespace stylegan_ops {
 using InstanceNormRunner = void (*)(const InstanceNormParams&);
 using Tensor3 = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
 
-inline at::ScalarType accumulation_type(const at::Tensor& x) {
-    return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-}
-
 inline void check_plane_params(const char* op, const char* name, const at::Tensor& t, const at::Tensor& x,
                                at::ScalarType dtype) {
     TORCH_CHECK_VALUE(t.dim() == 2 && t.size(0) == x.size(0) && t.size(1) == x.size(1), op, ": ", name,

@@ -39,6 +39,12 @@ inline at::ScalarType scalar_type_of(DType t) {
     }
 }
 
+// The kernels' accumulation type for x's dtype: float32, or float64 for float64 (also the dtype of adain's statistics,
+// which stylegan_ops/adain.py's fake kernels mirror).
+inline at::ScalarType accumulation_type(const at::Tensor& x) {
+    return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+}
+
 // `t` itself when it already has the strides of `like` (a dense tensor of the same shape), else a copy laid out so.
 inline at::Tensor with_layout_of(const at::Tensor& t, const at::Tensor& like) {
     if (t.strides() == like.strides()) return t;

@@ -12,7 +12,8 @@ namespace stylegan_ops {
 using NoiseBiasActRunner = void (*)(const NoiseBiasActParams&);
 
 // Checks a [N, C, H, W] layer input and the optional per-layer tensors that StyleGAN adds to it: noise [N, 1, H, W],
-// its strength or weight (one value or one per channel), and a bias [C]. All share x's dtype and device.
+// its strength or weight (one value or one per channel), and a bias [C]. All share x's dtype and device. (The Python
+// API checks the same, with its own messages, before the reference path: stylegan_ops/_layer_inputs.py.)
 inline void check_layer_inputs(const char* op, const at::Tensor& x, const std::optional<at::Tensor>& noise,
                                const char* strength_name, const std::optional<at::Tensor>& strength,
                                const std::optional<at::Tensor>& b) {
@@ -68,10 +69,7 @@ inline at::Tensor noise_bias_act_forward(const at::Tensor& x, const std::optiona
                                          std::string_view act, double alpha, double gain, std::optional<double> clamp,
                                          NoiseBiasActRunner run) {
     check_layer_inputs("noise_bias_act", x, noise, "strength", strength, b);
-    const Act a = parse_act(act);
-    TORCH_CHECK_VALUE(!clamp.has_value() || *clamp >= 0, "noise_bias_act: clamp must be non-negative, got ", *clamp);
-    TORCH_CHECK_VALUE(a != Act::Lrelu || alpha >= 0, "noise_bias_act: alpha must be non-negative for lrelu, got ",
-                      alpha);
+    const Act a = check_activation_args("noise_bias_act", act, alpha, gain, clamp);
     const at::MemoryFormat format = output_memory_format(x);
     at::Tensor y = at::empty(x.sizes(), x.options().memory_format(format));
     if (y.numel() == 0) return y;

@@ -55,7 +55,7 @@ inline at::Tensor upfirdn2d_pass(const at::Tensor& x, const at::Tensor& f, int f
     p.filter_w = filter_w;
     p.flip_filter = flip_filter;
     p.gain = gain;
-    p.channels_last = format == at::MemoryFormat::ChannelsLast && x.is_contiguous(at::MemoryFormat::ChannelsLast);
+    p.channels_last = format == at::MemoryFormat::ChannelsLast;
     p.dtype = dtype_of(x);
     run(p);
     return y;
@@ -98,8 +98,7 @@ inline at::Tensor upfirdn2d_forward(const at::Tensor& x, const at::Tensor& f, at
     const int px0 = int(padding[0]), px1 = int(padding[1]), py0 = int(padding[2]), py1 = int(padding[3]);
 
     const at::MemoryFormat format = output_memory_format(x);
-    const at::ScalarType acc = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-    const at::Tensor taps = f.to(acc).contiguous();
+    const at::Tensor taps = f.to(accumulation_type(x)).contiguous();
     if (f.dim() == 2) {
         return upfirdn2d_pass(x, taps, int(fh), int(fw), up_x, up_y, down_x, down_y, px0, px1, py0, py1, flip_filter,
                               gain, format, run);

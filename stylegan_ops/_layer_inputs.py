@@ -11,6 +11,7 @@ from ._layout import output_memory_format
 
 
 def check_layer_inputs(op: str, x: torch.Tensor, noise, strength_name: str, strength, b) -> None:
+    """The Python side of the checks in csrc/noise_bias_act_impl.h (check_layer_inputs), with errors for users."""
     check_tensor(op, "x", x, ndim=4)
     for name, t in (("noise", noise), (strength_name, strength), ("b", b)):
         if t is not None:

@@ -19,6 +19,8 @@ class Activation:
     grad_from_output: bool
 
 
+# The kernels know the same names (parse_act in csrc/bias_act_impl.h) and which of them differentiate from the output
+# (act_grad_from_output in csrc/common/bias_act.h).
 ACTIVATIONS = {
     "linear": Activation(lambda x, alpha: x, None, 1.0, True),
     "relu": Activation(lambda x, alpha: F.relu(x), None, math.sqrt(2), True),

@@ -107,8 +107,7 @@ def _style_epilogue_backward(ctx, grad, _grad_mean, _grad_rstd):
     grad_x, grad_scale, grad_bias = _ops.style_epilogue_backward(grad, x, noise, noise_weight, b, scale, mean, rstd,
                                                                  *ctx.args)
     needs = ctx.needs_input_grad
-    grad_noise, grad_weight, grad_b = layer_input_grads(grad_x, noise, noise_weight, needs[1], needs[2],
-                                                        b is not None and needs[3])
+    grad_noise, grad_weight, grad_b = layer_input_grads(grad_x, noise, noise_weight, needs[1], needs[2], needs[3])
     return (grad_x if needs[0] else None, grad_noise, grad_weight, grad_b, grad_scale, grad_bias, None, None, None)
 
 
@@ -145,6 +144,7 @@ def _planes(x: torch.Tensor, dtype: torch.dtype):
 
 
 def _statistics_dtype(x: torch.Tensor) -> torch.dtype:
+    """float32 statistics, float64 for float64 x: the kernels' accumulation type (accumulation_type, csrc/layout.h)."""
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 

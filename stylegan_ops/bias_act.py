@@ -32,10 +32,10 @@ def bias_act(x: torch.Tensor, b: Optional[torch.Tensor] = None, dim: int = 1, ac
     op = "bias_act"
     check_tensor(op, "x", x)
     alpha, gain, clamp = resolve_activation(op, act, alpha, gain, clamp)
+    dim = check_int(op, "dim", dim)
     if b is not None:
         check_tensor(op, "b", b, dtypes=(x.dtype,), ndim=1)
         check_same_device(op, "b", b, x)
-        dim = check_int(op, "dim", dim)
         if not -x.ndim <= dim < x.ndim:
             raise ValueError(f"{op}: dim={dim} is out of range for x with {x.ndim} dimensions")
         dim %= x.ndim
@@ -68,29 +68,37 @@ def _sum_to_bias(grad_x: torch.Tensor, dim: int) -> torch.Tensor:
     return grad_x.sum(others) if others else grad_x  # sum([]) would sum over every dimension
 
 
+def saved_reference(act: str, clamp: Optional[float], x: torch.Tensor, output: torch.Tensor) -> Optional[torch.Tensor]:
+    """What the backward of an activation keeps: the output for linear, relu and lrelu (their derivative follows from
+    it, and the next layer keeps it anyway), nothing for linear without clamp (its derivative is the constant gain),
+    the input for the others."""
+    if not ACTIVATIONS[act].grad_from_output:
+        return x
+    return None if act == "linear" and clamp is None else output
+
+
+def activation_grad(grad: torch.Tensor, ref: Optional[torch.Tensor], b: Optional[torch.Tensor], dim: int, act: str,
+                    alpha: float, gain: float, clamp: Optional[float]) -> torch.Tensor:
+    """The gradient with respect to the activation's input x + b, from the reference saved_reference kept."""
+    if not ACTIVATIONS[act].grad_from_output:
+        return _ops.bias_act_grad_from_input(grad, ref, b, dim, act, alpha, gain, clamp, 1)
+    if ref is None:
+        return grad * gain
+    return _ops.bias_act_grad_from_output(grad, ref, act, alpha, gain, clamp)
+
+
 def _bias_act_setup(ctx, inputs, output):
     x, b, dim, act, alpha, gain, clamp = inputs
     ctx.args = (dim, act, alpha, gain, clamp)
-    ctx.has_bias = b is not None
-    if ACTIVATIONS[act].grad_from_output:
-        # linear without clamp has the constant derivative `gain`: nothing to keep.
-        ctx.save_for_backward(None if (act == "linear" and clamp is None) else output)
-    else:
-        ctx.save_for_backward(x, b)
+    # The bias only enters the smooth activations' backward (with x); the others need neither.
+    ctx.save_for_backward(saved_reference(act, clamp, x, output), None if ACTIVATIONS[act].grad_from_output else b)
 
 
 def _bias_act_backward(ctx, grad):
     dim, act, alpha, gain, clamp = ctx.args
-    if ACTIVATIONS[act].grad_from_output:
-        (y,) = ctx.saved_tensors
-        if y is None:
-            grad_x = grad * gain
-        else:
-            grad_x = _ops.bias_act_grad_from_output(grad, y, act, alpha, gain, clamp)
-    else:
-        x, b = ctx.saved_tensors
-        grad_x = _ops.bias_act_grad_from_input(grad, x, b, dim, act, alpha, gain, clamp, 1)
-    grad_b = _sum_to_bias(grad_x, dim) if ctx.has_bias and ctx.needs_input_grad[1] else None
+    ref, b = ctx.saved_tensors
+    grad_x = activation_grad(grad, ref, b, dim, act, alpha, gain, clamp)
+    grad_b = _sum_to_bias(grad_x, dim) if ctx.needs_input_grad[1] else None
     return grad_x, grad_b, None, None, None, None, None
 
 
@@ -110,22 +118,21 @@ def _grad_from_input_setup(ctx, inputs, output):
     grad, x, b, dim, act, alpha, gain, clamp, order = inputs
     ctx.args = (dim, act, alpha, gain, clamp)
     ctx.order = order
-    ctx.has_bias = b is not None
     ctx.save_for_backward(grad, x, b)
 
 
 def _grad_from_input_backward(ctx, grad_out):
     dim, act, alpha, gain, clamp = ctx.args
     if ctx.order >= 2:
-        raise RuntimeError(f"bias_act: gradients of third order are not supported for act={act!r}; "
-                           "use impl='ref' for them")
+        raise RuntimeError(f"stylegan_ops: gradients of third order are not supported through the {act!r} "
+                           "activation; use impl='ref' for them")
     grad, x, b = ctx.saved_tensors
     d_grad = d_x = d_b = None
     if ctx.needs_input_grad[0]:
         d_grad = _ops.bias_act_grad_from_input(grad_out, x, b, dim, act, alpha, gain, clamp, 1)
-    if ctx.needs_input_grad[1] or (ctx.has_bias and ctx.needs_input_grad[2]):
+    if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
         d_x = _ops.bias_act_grad_from_input(grad_out * grad, x, b, dim, act, alpha, gain, clamp, 2)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
+        if ctx.needs_input_grad[2]:
             d_b = _sum_to_bias(d_x, dim)
         if not ctx.needs_input_grad[1]:
             d_x = None

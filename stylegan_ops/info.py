@@ -28,14 +28,11 @@ def report() -> str:
     else:
         lines.append("_C            not loaded")
     lines.append("")
-    lines.append(f"{'op':<12} {'ref':<5} {'cpu':<5} cuda")
-    cpu = _extension.unavailable_reason("cpu")
-    cuda = _extension.unavailable_reason("cuda")
-    for op in stylegan_ops.OPS:
-        lines.append(f"{op:<12} {'yes':<5} {'yes' if cpu is None else 'no':<5} {'yes' if cuda is None else 'no'}")
-    for device, reason in (("cpu", cpu), ("cuda", cuda)):
-        if reason is not None:
-            lines.append(f"no fused {device} kernels: {reason}")
+    lines.append(f"ops           {', '.join(stylegan_ops.OPS)}")
+    for device in ("cpu", "cuda"):
+        reason = _extension.unavailable_reason(device)
+        lines.append(f"{device + ' kernels':<14}{'yes' if reason is None else 'no: ' + reason}")
+    lines.append("reference     yes (every op, any device)")
     return "\n".join(lines)
 
 

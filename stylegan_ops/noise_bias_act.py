@@ -8,7 +8,7 @@ from . import _extension, reference
 from ._layer_inputs import check_layer_inputs, layer_input_grads
 from ._layout import output_memory_format
 from .activations import ACTIVATIONS
-from .bias_act import resolve_activation
+from .bias_act import activation_grad, resolve_activation, saved_reference
 
 _ops = torch.ops.stylegan_ops
 
@@ -41,28 +41,19 @@ def noise_bias_act(x: torch.Tensor, noise: Optional[torch.Tensor] = None, streng
 def _setup(ctx, inputs, output):
     x, noise, strength, b, act, alpha, gain, clamp = inputs
     ctx.args = (act, alpha, gain, clamp)
-    if not ACTIVATIONS[act].grad_from_output:
-        ref = x  # the smooth activations differentiate from s = x + strength * noise + b
-    elif act == "linear" and clamp is None:
-        ref = None  # constant derivative
-    else:
-        ref = output
-    ctx.save_for_backward(ref, noise, strength, b)
+    ctx.save_for_backward(saved_reference(act, clamp, x, output), noise, strength, b)
 
 
 def _backward(ctx, grad):
     act, alpha, gain, clamp = ctx.args
     ref, noise, strength, b = ctx.saved_tensors
-    if not ACTIVATIONS[act].grad_from_output:
-        s = ref if noise is None else ref + noise * reference.per_channel(strength)
-        grad_s = _ops.bias_act_grad_from_input(grad, s, b, 1, act, alpha, gain, clamp, 1)
-    elif ref is None:
-        grad_s = grad * gain
-    else:
-        grad_s = _ops.bias_act_grad_from_output(grad, ref, act, alpha, gain, clamp)
+    if not ACTIVATIONS[act].grad_from_output and noise is not None:
+        # The smooth activations differentiate at s = x + strength * noise (+ b, which the op adds). Rebuilt here in
+        # x's dtype, so in float16/bfloat16 it carries one rounding the forward's float32 s did not.
+        ref = ref + noise * reference.per_channel(strength)
+    grad_s = activation_grad(grad, ref, b, 1, act, alpha, gain, clamp)
     needs = ctx.needs_input_grad
-    grad_noise, grad_strength, grad_b = layer_input_grads(grad_s, noise, strength, needs[1], needs[2],
-                                                          b is not None and needs[3])
+    grad_noise, grad_strength, grad_b = layer_input_grads(grad_s, noise, strength, needs[1], needs[2], needs[3])
     return grad_s if needs[0] else None, grad_noise, grad_strength, grad_b, None, None, None, None
 
 

@@ -22,6 +22,21 @@ def bias_act(x: torch.Tensor, b: Optional[torch.Tensor], dim: int, act: str, alp
     return x
 
 
+def filter_size(f: torch.Tensor):
+    """(width, height) of an upfirdn2d filter; a 1-D filter is separable, as tall as it is wide."""
+    return f.shape[-1], f.shape[0]
+
+
+def upfirdn2d_output_size(size: Sequence[int], f: torch.Tensor, up: Sequence[int], down: Sequence[int],
+                          padding: Sequence[int]):
+    """(height, width) of upfirdn2d's output for an input of `size` (H, W): along each axis
+    (in * up + pad0 + pad1 - taps) // down + 1. The kernels' front end computes it too (csrc/upfirdn2d_impl.h)."""
+    fw, fh = filter_size(f)
+    height = (size[0] * up[1] + padding[2] + padding[3] - fh) // down[1] + 1
+    width = (size[1] * up[0] + padding[0] + padding[1] - fw) // down[0] + 1
+    return height, width
+
+
 def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: Sequence[int], down: Sequence[int], padding: Sequence[int],
               flip_filter: bool, gain: float) -> torch.Tensor:
     """Upsample by zero insertion, pad or crop, convolve each channel with f, keep every down-th pixel."""
@@ -30,10 +45,7 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: Sequence[int], down: Sequenc
     pad_x0, pad_x1, pad_y0, pad_y1 = padding
     n, c, h, w = x.shape
     if x.numel() == 0:
-        fh, fw = (f.shape[0], f.shape[-1]) if f.ndim == 2 else (f.shape[0], f.shape[0])
-        out_h = (h * up_y + pad_y0 + pad_y1 - fh) // down_y + 1
-        out_w = (w * up_x + pad_x0 + pad_x1 - fw) // down_x + 1
-        return x.new_zeros([n, c, out_h, out_w])
+        return x.new_zeros([n, c, *upfirdn2d_output_size((h, w), f, up, down, padding)])
 
     # Insert up-1 zeros after every pixel.
     x = x.reshape(n, c, h, 1, w, 1)

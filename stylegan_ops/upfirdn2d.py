@@ -5,14 +5,13 @@ from typing import Optional, Sequence, Tuple, Union
 import torch
 
 from . import _extension, reference
-from ._checks import check_float, check_int, check_same_device, check_tensor
+from ._checks import KERNEL_DTYPES, check_float, check_int, check_same_device, check_tensor
 from ._layout import output_memory_format
 
 _ops = torch.ops.stylegan_ops
 
 IntPair = Union[int, Sequence[int]]
 Padding = Union[int, Sequence[int]]
-FILTER_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 def _pair(op: str, name: str, v: IntPair) -> Tuple[int, int]:
@@ -34,17 +33,10 @@ def _padding(op: str, padding: Padding) -> Tuple[int, int, int, int]:
     raise ValueError(f"{op}: padding must be an int, (x, y) or (x0, x1, y0, y1), got {padding!r}")
 
 
-def _filter_size(f: Optional[torch.Tensor]) -> Tuple[int, int]:
-    """(width, height) of a filter; a 1-D filter is separable, as tall as it is wide."""
-    if f is None:
-        return 1, 1
-    return (f.shape[-1], f.shape[0])
-
-
 def _check_filter(op: str, f, x: torch.Tensor) -> torch.Tensor:
     if f is None:
         return torch.ones([1, 1], dtype=torch.float32, device=x.device)
-    check_tensor(op, "f", f, dtypes=FILTER_DTYPES)
+    check_tensor(op, "f", f, dtypes=KERNEL_DTYPES)
     if f.ndim not in (1, 2):
         raise ValueError(f"{op}: f must be 1-D (separable) or 2-D, got shape {list(f.shape)}")
     if f.numel() == 0:
@@ -75,9 +67,8 @@ def upfirdn2d(x: torch.Tensor, f: Optional[torch.Tensor], up: IntPair = 1, down:
     f = _check_filter(op, f, x)
     up, down, pad = _pair(op, "up", up), _pair(op, "down", down), _padding(op, padding)
     gain = check_float(op, "gain", gain)
-    fw, fh = _filter_size(f)
-    out_w = (x.shape[3] * up[0] + pad[0] + pad[1] - fw) // down[0] + 1
-    out_h = (x.shape[2] * up[1] + pad[2] + pad[3] - fh) // down[1] + 1
+    fw, fh = reference.filter_size(f)
+    out_h, out_w = reference.upfirdn2d_output_size(x.shape[2:], f, up, down, pad)
     if out_w < 1 or out_h < 1:
         raise ValueError(f"{op}: padding {pad} leaves no output for x of shape {list(x.shape)}, up={up} and a "
                          f"{fh}x{fw} filter")
@@ -96,7 +87,7 @@ def _upfirdn2d_backward(ctx, grad):
     # The adjoint of upfirdn2d: up and down swap, the filter flips, and the padding makes the sizes meet.
     (f,) = ctx.saved_tensors
     in_h, in_w, (up_x, up_y), (down_x, down_y), (px0, px1, py0, py1), flip_filter, gain = ctx.args
-    fw, fh = _filter_size(f)
+    fw, fh = reference.filter_size(f)
     out_h, out_w = grad.shape[2], grad.shape[3]
     padding = [fw - px0 - 1, in_w * up_x - out_w * down_x + px0 - up_x + 1,
                fh - py0 - 1, in_h * up_y - out_h * down_y + py0 - up_y + 1]
@@ -109,9 +100,7 @@ if _extension.REGISTERED:
 
     @torch.library.register_fake("stylegan_ops::upfirdn2d")
     def _upfirdn2d_fake(x, f, up, down, padding, flip_filter, gain):
-        fw, fh = _filter_size(f)
-        out_w = (x.shape[3] * up[0] + padding[0] + padding[1] - fw) // down[0] + 1
-        out_h = (x.shape[2] * up[1] + padding[2] + padding[3] - fh) // down[1] + 1
+        out_h, out_w = reference.upfirdn2d_output_size(x.shape[2:], f, up, down, padding)
         return torch.empty([x.shape[0], x.shape[1], out_h, out_w], dtype=x.dtype, device=x.device,
                            memory_format=output_memory_format(x))
 
@@ -145,12 +134,16 @@ def setup_filter(f, *, device: Optional[torch.device] = None, normalize: bool = 
         f = f / total
     if flip_filter:
         f = f.flip(list(range(f.ndim)))
-    f = f * (check_float(op, "gain", gain) ** (f.ndim / 2))
+    gain = check_float(op, "gain", gain)
+    if f.ndim == 1 and gain < 0:
+        raise ValueError(f"{op}: gain must be >= 0 for a separable filter (each pass takes its square root), "
+                         f"got {gain}; pass gain to upfirdn2d instead")
+    f = f * (gain ** (f.ndim / 2))
     return f.to(device=device) if device is not None else f
 
 
-def _resample_padding(op: str, f, factor: Tuple[int, int], padding: Padding, upsampling: bool):
-    fw, fh = _filter_size(f)
+def _resample_padding(op: str, f: torch.Tensor, factor: Tuple[int, int], padding: Padding, upsampling: bool):
+    fw, fh = reference.filter_size(f)
     px0, px1, py0, py1 = _padding(op, padding)
     (fx, fy) = factor
     if upsampling:
@@ -162,6 +155,8 @@ def upsample2d(x: torch.Tensor, f: Optional[torch.Tensor], up: IntPair = 2, padd
                flip_filter: bool = False, gain: float = 1, *, impl: str = "auto") -> torch.Tensor:
     """Upsamples ``x`` by ``up`` with the filter ``f`` (see setup_filter), keeping the image centred; the output is
     ``up`` times larger (plus ``padding``). The filter gain is multiplied by up_x * up_y to preserve brightness."""
+    check_tensor("upsample2d", "x", x, ndim=4)
+    f = _check_filter("upsample2d", f, x)
     up = _pair("upsample2d", "up", up)
     padding = _resample_padding("upsample2d", f, up, padding, upsampling=True)
     return upfirdn2d(x, f, up=up, padding=padding, flip_filter=flip_filter, gain=gain * up[0] * up[1], impl=impl)
@@ -170,6 +165,8 @@ def upsample2d(x: torch.Tensor, f: Optional[torch.Tensor], up: IntPair = 2, padd
 def downsample2d(x: torch.Tensor, f: Optional[torch.Tensor], down: IntPair = 2, padding: Padding = 0,
                  flip_filter: bool = False, gain: float = 1, *, impl: str = "auto") -> torch.Tensor:
     """Downsamples ``x`` by ``down`` after filtering with ``f`` (see setup_filter), keeping the image centred."""
+    check_tensor("downsample2d", "x", x, ndim=4)
+    f = _check_filter("downsample2d", f, x)
     down = _pair("downsample2d", "down", down)
     padding = _resample_padding("downsample2d", f, down, padding, upsampling=False)
     return upfirdn2d(x, f, down=down, padding=padding, flip_filter=flip_filter, gain=gain, impl=impl)
@@ -178,7 +175,9 @@ def downsample2d(x: torch.Tensor, f: Optional[torch.Tensor], down: IntPair = 2, 
 def filter2d(x: torch.Tensor, f: Optional[torch.Tensor], padding: Padding = 0, flip_filter: bool = False,
              gain: float = 1, *, impl: str = "auto") -> torch.Tensor:
     """Filters ``x`` with ``f``, keeping its size (plus ``padding``)."""
-    fw, fh = _filter_size(f)
+    check_tensor("filter2d", "x", x, ndim=4)
+    f = _check_filter("filter2d", f, x)
+    fw, fh = reference.filter_size(f)
     px0, px1, py0, py1 = _padding("filter2d", padding)
     padding = [px0 + fw // 2, px1 + (fw - 1) // 2, py0 + fh // 2, py1 + (fh - 1) // 2]
     return upfirdn2d(x, f, padding=padding, flip_filter=flip_filter, gain=gain, impl=impl)

@@ -16,7 +16,8 @@
 
 namespace stylegan_ops {
 
-// The order matches kActivationNames in bias_act_names.h.
+// The names, in this order, are parse_act's (csrc/bias_act_impl.h); stylegan_ops/activations.py holds the Python
+// table of the same activations with their defaults.
 enum class Act : int { Linear = 0, Relu, Lrelu, Tanh, Sigmoid, Elu, Selu, Softplus, Swish };
 constexpr int kNumActs = 9;
 
