@@ -175,6 +175,8 @@ class TestHelpers:
     def test_setup_filter_bad_input(self):
         with pytest.raises(ValueError, match="sum to zero"):
             setup_filter([1, -1])
+        with pytest.raises(ValueError, match="gain must be >= 0 for a separable filter"):
+            setup_filter([1, 2, 1], gain=-4, separable=True)
         with pytest.raises(ValueError, match="needs a 1-D filter"):
             setup_filter([[1, 2], [3, 4]], separable=True)
         with pytest.raises(ValueError, match="non-empty 1-D or 2-D"):
@@ -208,6 +210,15 @@ class TestHelpers:
         c = upfirdn2d(x, f, padding=(1, 1, 1, 1), impl="fused")
         assert_matches(a, b)
         assert_matches(b, c)
+
+    def test_resampling_helpers_check_the_filter(self):
+        x = torch.randn(1, 1, 4, 4)
+        with pytest.raises(TypeError, match="upsample2d: f must be a torch.Tensor"):
+            upsample2d(x, [1, 3, 3, 1])
+        with pytest.raises(ValueError, match="filter2d: f must be 1-D"):
+            filter2d(x, torch.tensor(1.0))
+        with pytest.raises(ValueError, match="downsample2d: x must be 4-D"):
+            downsample2d(x[0], setup_filter([1, 1]))
 
     def test_none_filter_is_identity(self, device):
         x = torch.randn(1, 2, 3, 4, device=device)
