@@ -40,15 +40,16 @@ def device(request):
 @pytest.fixture
 def measure(benchmark):
     """measure(fn, group=..., impl=..., device=..., bytes_moved=...) times fn (which must synchronize the device
-    itself) in pytest-benchmark group `group` and records it for the summary."""
+    itself) in pytest-benchmark group `group` and records it for the summary (GB/s only when bytes_moved is given)."""
 
-    def run(fn, *, group, impl, device, bytes_moved):
+    def run(fn, *, group, impl, device, bytes_moved=None):
         benchmark.group = group
         benchmark.extra_info.update(impl=impl, device=device, bytes_moved=bytes_moved)
         benchmark(fn)
         if benchmark.stats is not None:  # None when benchmarks are disabled
             median = benchmark.stats.stats.median
-            benchmark.extra_info["GB/s"] = bytes_moved / median / 1e9
+            if bytes_moved is not None:
+                benchmark.extra_info["GB/s"] = bytes_moved / median / 1e9
             _results.append((group, impl, device, median, bytes_moved))
 
     return run
@@ -72,7 +73,7 @@ def pytest_terminal_summary(terminalreporter):
         cells = [f"{group:<58}", f"{fused * 1e3:>9.3f}" if fused else f"{'-':>9}",
                  f"{ref * 1e3:>9.3f}" if ref else f"{'-':>9}",
                  f"{ref / fused:>7.2f}x" if fused and ref else f"{'-':>8}"]
-        if fused:
+        if fused and r["bytes"] is not None:
             gbs = r["bytes"] / fused / 1e9
             cells += [f"{gbs:>7.1f}", f"{100 * gbs * 1e9 / ceiling:>7.0f}%"]
         write(" ".join(cells))

@@ -1,2 +1,8 @@
-"""stylegan: StyleGAN and StyleGAN2 networks, training and tools on the fused ops of stylegan_ops (in progress:
-the networks, `python -m stylegan.train` and the tools come in later issues)."""
+"""stylegan: StyleGAN and StyleGAN2 networks on the fused ops of stylegan_ops, and their network files (NVIDIA's
+pickles read safely; our own safetensors checkpoints). Training and tools come in later issues."""
+
+from .network_io import load_network, load_nvidia_pickle, save_network
+from .networks import Discriminator, Generator, MappingNetwork, set_impl
+
+__all__ = ["Discriminator", "Generator", "MappingNetwork", "load_network", "load_nvidia_pickle", "save_network",
+           "set_impl"]

@@ -1,0 +1,118 @@
+"""Network files: NVIDIA-format pickles read without running their code, refused when they reach for anything else,
+and our safetensors checkpoints."""
+
+import os
+import pickle
+
+import pytest
+import torch
+
+from stylegan import load_network, save_network
+from stylegan.network_io import UntrustedPickleError, load_nvidia_pickle
+from nvidia_format import install_stand_ins, record_of, write_pickle
+from test_networks import tiny_discriminator, tiny_generator
+
+
+def nvidia_kwargs(net):
+    """Constructor arguments as NVIDIA's Generator/Discriminator record them (no `variant`, EasyDicts)."""
+    from dnnlib.util import EasyDict
+
+    return EasyDict({k: (EasyDict(v) if isinstance(v, dict) else v) for k, v in net.init_kwargs.items()
+                     if k != "variant"})
+
+
+@pytest.fixture
+def stand_ins(tmp_path_factory, monkeypatch):
+    root = tmp_path_factory.mktemp("nvidia_modules")
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    install_stand_ins(root)
+    yield root
+    for name in ("torch_utils.persistence", "torch_utils", "dnnlib.util", "dnnlib"):
+        __import__("sys").modules.pop(name, None)
+
+
+def test_nvidia_pickle_loads_and_gives_the_same_images(stand_ins, tmp_path):
+    from dnnlib.util import EasyDict
+
+    G = tiny_generator(16, c_dim=3, architecture="resnet").eval()
+    D = tiny_discriminator(16, c_dim=3)
+    path = tmp_path / "network-snapshot-000100.pkl"
+    write_pickle(path, {"G": record_of(G, "Generator", nvidia_kwargs(G)),
+                        "D": record_of(D, "Discriminator", nvidia_kwargs(D)),
+                        "G_ema": record_of(G, "Generator", nvidia_kwargs(G)),
+                        "augment_pipe": None,
+                        "training_set_kwargs": EasyDict(path="data.zip", resolution=16, use_labels=True)})
+    data = load_nvidia_pickle(path)
+    assert data["training_set_kwargs"] == {"path": "data.zip", "resolution": 16, "use_labels": True}
+    z, c = torch.randn(4, 8), torch.eye(3)[[0, 1, 2, 0]]
+    loaded = data["G_ema"]
+    assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
+    torch.testing.assert_close(loaded(z, c, noise_mode="const"), G(z, c, noise_mode="const"), rtol=0, atol=0)
+    img = G(z, c, noise_mode="const")
+    torch.testing.assert_close(data["D"](img, c), D(img, c), rtol=0, atol=0)
+    G2 = load_network(path, key="G")
+    torch.testing.assert_close(G2.mapping.w_avg, G.mapping.w_avg, rtol=0, atol=0)
+
+
+def test_pickle_naming_a_forbidden_global_is_refused(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Exploit:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps({"G_ema": Exploit()}))
+    with pytest.raises(UntrustedPickleError, match=r"not a network pickle we trust: it references (posix|os)\.system"):
+        load_network(path)
+    assert not marker.exists()
+
+
+def test_module_source_in_the_pickle_is_never_run(stand_ins, tmp_path):
+    # record_of stores module_src = "raise SystemExit(...)"; loading must neither import nor exec it.
+    G = tiny_generator(8).eval()
+    path = tmp_path / "g.pkl"
+    write_pickle(path, {"G_ema": record_of(G, "Generator", nvidia_kwargs(G))})
+    assert isinstance(load_network(path), type(G))
+
+
+def test_unknown_network_class_and_mismatched_tensors(stand_ins, tmp_path):
+    G = tiny_generator(8).eval()
+    path = tmp_path / "g.pkl"
+    write_pickle(path, {"G_ema": record_of(G, "StyleGAN3Generator", nvidia_kwargs(G))})
+    with pytest.raises(ValueError, match="is a StyleGAN3Generator, which this package does not build"):
+        load_network(path)
+    with pytest.raises(KeyError, match="holds no network 'D'"):
+        load_network(path, key="D")
+    kwargs = nvidia_kwargs(G)
+    kwargs["w_dim"] = 16
+    write_pickle(path, {"G_ema": record_of(G, "Generator", kwargs)})
+    with pytest.raises(ValueError, match="has shape"):
+        load_network(path)
+
+
+@pytest.mark.parametrize("which", ["G", "D"])
+def test_own_checkpoint_round_trip(which, tmp_path):
+    net = tiny_generator(16, c_dim=2).eval() if which == "G" else tiny_discriminator(16, c_dim=2)
+    path = tmp_path / f"{which}.safetensors"
+    save_network(net, path)
+    loaded = load_network(path)
+    assert type(loaded) is type(net)
+    for (name, a), (_, b) in zip(net.state_dict().items(), loaded.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    assert not (tmp_path / f"{which}.safetensors.tmp").exists()
+
+
+def test_load_network_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        load_network(tmp_path / "missing.pkl")
+    from safetensors.torch import save_file
+
+    other = tmp_path / "other.safetensors"
+    save_file({"x": torch.zeros(2)}, str(other))
+    with pytest.raises(ValueError, match="not a network file of this package"):
+        load_network(other)
+    not_a_dict = tmp_path / "list.pkl"
+    not_a_dict.write_bytes(pickle.dumps([1, 2, 3]))
+    with pytest.raises(UntrustedPickleError, match="holds a list, not a dict"):
+        load_network(not_a_dict)
