@@ -126,6 +126,24 @@ def _plain(value):
     return value
 
 
+_GENERATOR_ARGS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs", "synthesis_kwargs")
+# Execution preferences stored with some generators, not part of the network: StyleGAN3's stylegan2 configuration
+# records fused_modconv_default ('inference_only': grouped modulated convolutions for inference only, as here).
+_GENERATOR_PREFERENCES = ("fused_modconv_default",)
+
+
+def _generator_kwargs(kwargs: dict) -> dict:
+    """StyleGAN2-ADA keeps the synthesis arguments in synthesis_kwargs; StyleGAN3's stylegan2 Generator takes them
+    flattened (**synthesis_kwargs). Both become our Generator's arguments."""
+    out = {k: v for k, v in kwargs.items() if k in _GENERATOR_ARGS}
+    flattened = {k: v for k, v in kwargs.items() if k not in _GENERATOR_ARGS and k not in _GENERATOR_PREFERENCES}
+    if flattened:
+        out["synthesis_kwargs"] = {**out.get("synthesis_kwargs", {}), **flattened}
+    synthesis = {k: v for k, v in out.get("synthesis_kwargs", {}).items() if k not in _GENERATOR_PREFERENCES}
+    out["synthesis_kwargs"] = synthesis
+    return out
+
+
 def network_from_nvidia(obj: PersistentObject) -> torch.nn.Module:
     """Our network for a stored NVIDIA Generator or Discriminator, with its weights."""
     if obj.class_name not in _NVIDIA_CLASSES:
@@ -134,6 +152,8 @@ def network_from_nvidia(obj: PersistentObject) -> torch.nn.Module:
     if obj.state.get("_init_args"):
         raise ValueError(f"{obj.class_name}: positional constructor arguments are not supported")
     kwargs = {k: v for k, v in kwargs.items() if k != "class_name"}
+    if obj.class_name == "Generator":
+        kwargs = _generator_kwargs(kwargs)
     try:
         net = _NVIDIA_CLASSES[obj.class_name](**kwargs)
     except TypeError as e:

@@ -54,6 +54,20 @@ def test_nvidia_pickle_loads_and_gives_the_same_images(stand_ins, tmp_path):
     torch.testing.assert_close(G2.mapping.w_avg, G.mapping.w_avg, rtol=0, atol=0)
 
 
+def test_stylegan3_stylegan2_configuration(stand_ins, tmp_path):
+    # StyleGAN3's stylegan2 Generator records its synthesis arguments flattened, with fused_modconv_default.
+    from dnnlib.util import EasyDict
+
+    G = tiny_generator(8).eval()
+    kwargs = nvidia_kwargs(G)
+    flat = EasyDict({k: v for k, v in kwargs.items() if k != "synthesis_kwargs"}, **kwargs["synthesis_kwargs"],
+                    fused_modconv_default="inference_only")
+    path = tmp_path / "stylegan3-stylegan2.pkl"
+    write_pickle(path, {"G_ema": record_of(G, "Generator", flat)})
+    z = torch.randn(2, 8)
+    torch.testing.assert_close(load_network(path)(z, noise_mode="const"), G(z, noise_mode="const"), rtol=0, atol=0)
+
+
 def test_pickle_naming_a_forbidden_global_is_refused(tmp_path):
     marker = tmp_path / "ran"
 
