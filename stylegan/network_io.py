@@ -112,8 +112,8 @@ def _flat_state(obj: PersistentObject, prefix: str = "") -> Dict[str, torch.Tens
     return out
 
 
-_NVIDIA_CLASSES = {"Generator": Generator, "Discriminator": Discriminator}
-
+# The networks this package builds, by class name: ours and NVIDIA's use the same names.
+NETWORK_CLASSES = {"Generator": Generator, "Discriminator": Discriminator}
 
 def _plain(value):
     """EasyDicts and OrderedDicts as dicts, numpy scalars as Python numbers, recursively."""
@@ -146,8 +146,8 @@ def _generator_kwargs(kwargs: dict) -> dict:
 
 def network_from_nvidia(obj: PersistentObject) -> torch.nn.Module:
     """Our network for a stored NVIDIA Generator or Discriminator, with its weights."""
-    if obj.class_name not in _NVIDIA_CLASSES:
-        raise ValueError(f"cannot build a network of class {obj.class_name!r}; supported: {sorted(_NVIDIA_CLASSES)}")
+    if obj.class_name not in NETWORK_CLASSES:
+        raise ValueError(f"cannot build a network of class {obj.class_name!r}; supported: {sorted(NETWORK_CLASSES)}")
     kwargs = _plain(dict(obj.state.get("_init_kwargs") or {}))
     if obj.state.get("_init_args"):
         raise ValueError(f"{obj.class_name}: positional constructor arguments are not supported")
@@ -155,7 +155,7 @@ def network_from_nvidia(obj: PersistentObject) -> torch.nn.Module:
     if obj.class_name == "Generator":
         kwargs = _generator_kwargs(kwargs)
     try:
-        net = _NVIDIA_CLASSES[obj.class_name](**kwargs)
+        net = NETWORK_CLASSES[obj.class_name](**kwargs)
     except TypeError as e:
         raise ValueError(f"{obj.class_name} with arguments {sorted(kwargs)}: not a configuration this package "
                          f"builds ({e})") from None
@@ -183,14 +183,13 @@ def load_nvidia_pickle(path: PathLike) -> Dict[str, Any]:
     data = read_nvidia_pickle(path)
     out = {}
     for key, value in data.items():
-        if isinstance(value, PersistentObject) and value.class_name in _NVIDIA_CLASSES:
+        if isinstance(value, PersistentObject) and value.class_name in NETWORK_CLASSES:
             out[key] = network_from_nvidia(value)
         else:
             out[key] = value if isinstance(value, PersistentObject) else _plain(value)
     return out
 
 
-_CLASSES = {"Generator": Generator, "Discriminator": Discriminator}
 _FORMAT = "stylegan-network-v1"
 
 
@@ -200,7 +199,7 @@ def save_network(net: torch.nn.Module, path: PathLike) -> None:
     from safetensors.torch import save_file
 
     name = type(net).__name__
-    if name not in _CLASSES:
+    if name not in NETWORK_CLASSES:
         raise ValueError(f"save_network: expected a Generator or Discriminator, got {name}")
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -221,7 +220,7 @@ def load_network(path: PathLike, key: str = "G_ema", device: Optional[torch.devi
         data = load_nvidia_pickle(path)
         if isinstance(data.get(key), PersistentObject):
             raise ValueError(f"load_network: {key!r} in {path} is a {data[key].class_name}, which this package does "
-                             f"not build (it builds {sorted(_NVIDIA_CLASSES)}: StyleGAN2-ADA and StyleGAN3's "
+                             f"not build (it builds {sorted(NETWORK_CLASSES)}: StyleGAN2-ADA and StyleGAN3's "
                              "stylegan2 configuration)")
         if not isinstance(data.get(key), torch.nn.Module):
             raise KeyError(f"load_network: {path} holds no network {key!r}; it has {sorted(data)}")
@@ -231,10 +230,10 @@ def load_network(path: PathLike, key: str = "G_ema", device: Optional[torch.devi
 
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-            if meta.get("format") != _FORMAT or meta.get("class") not in _CLASSES:
+            if meta.get("format") != _FORMAT or meta.get("class") not in NETWORK_CLASSES:
                 raise ValueError(f"load_network: {path} is not a network file of this package")
             state = {k: f.get_tensor(k) for k in f.keys()}
-        net = _CLASSES[meta["class"]](**json.loads(meta["init_kwargs"]))
+        net = NETWORK_CLASSES[meta["class"]](**json.loads(meta["init_kwargs"]))
         _copy_state(net, state, meta["class"])
         net = net.eval().requires_grad_(False)
     return net.to(device) if device is not None else net
