@@ -1,11 +1,12 @@
 // upfirdn2d on the CPU, polyphase: only the kept outputs are computed, and only from the filter taps that land on
 // input pixels (never on the inserted zeros).
 //
-// NCHW (any strides): each plane's input rows are first converted to the accumulation type into a zero-bordered
-// buffer, deinterleaved by `down_x` when down-sampling. An output row is then a sum over the filter rows that land
-// on input rows of "shifted input row times tap", evaluated as contiguous loops over outputs that the compiler
-// vectorizes: up_x == 1 (any down_x) and down_x == 1 (any up_x, one pass per output phase) take this path, other
-// combinations a scalar loop. Channels_last: each output pixel accumulates its taps over a contiguous run of channels.
+// NCHW (any strides) without upsampling: see upfirdn2d_cpu_planes_flat. With upsampling: each plane's input rows
+// are first converted to the accumulation type into a zero-bordered buffer, deinterleaved by `down_x` when
+// down-sampling. An output row is then a sum over the filter rows that land on input rows of "shifted input row times
+// tap", evaluated as contiguous loops over outputs that the compiler vectorizes: up_x == 1 (any down_x) and
+// down_x == 1 (any up_x, one pass per output phase) take this path, other combinations a scalar loop.
+// Channels_last: each output pixel accumulates its taps over a contiguous run of channels.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
@@ -48,6 +49,22 @@ void accumulate_taps(S* acc, int64_t n, const S* const* src, const S* w, int nta
         case 2: accumulate_taps<2>(acc, n, src, w); break;
         case 1: accumulate_taps<1>(acc, n, src, w); break;
         default: break;
+    }
+}
+
+// acc[i] += sum_k weight(k) * source(k)[i] over `count` taps, in chunks the unrolled loops take.
+template <typename S, typename Source, typename Weight>
+void accumulate(S* acc, int64_t n, int count, Source source, Weight weight) {
+    constexpr int kChunk = 32;
+    const S* src[kChunk];
+    S wt[kChunk];
+    for (int k0 = 0; k0 < count; k0 += kChunk) {
+        const int m = std::min(kChunk, count - k0);
+        for (int k = 0; k < m; ++k) {
+            src[k] = source(k0 + k);
+            wt[k] = weight(k0 + k);
+        }
+        accumulate_taps(acc, n, src, wt, m);
     }
 }
 
@@ -101,6 +118,13 @@ struct RowPlan {
     // Writes input row `x` (stride sw) as a prepared row.
     template <typename T>
     void prepare(const T* x, int64_t sw, int in_w, int down_x, S* row) const {
+        if (kind != Kind::Down || down_x == 1) {  // in order: zeros, the row, zeros
+            const int first = std::clamp(-lo, 0, len), last = std::clamp(in_w - lo, first, len);
+            std::fill(row, row + first, S(0));
+            for (int j = first; j < last; ++j) row[j] = S(x[(lo + j) * sw]);
+            std::fill(row + last, row + len, S(0));
+            return;
+        }
         for (int j = 0; j < len; ++j) {
             const int i = lo + j;
             const S v = (i >= 0 && i < in_w) ? S(x[i * sw]) : S(0);
@@ -112,7 +136,8 @@ struct RowPlan {
     // acc[...] += the contribution of one prepared input row filtered with one tap row w (filter_w taps).
     void apply(S* acc, const S* row, const S* w, const Upfirdn2dParams& p) const {
         if (kind == Kind::Down) {
-            accumulate(acc, p.out_w, p.filter_w, [&](int t) { return row + tap_offset[t]; }, [&](int t) { return w[t]; });
+            accumulate(acc, p.out_w, p.filter_w, [&](int t) { return row + tap_offset[t]; },
+                       [&](int t) { return w[t]; });
         } else if (kind == Kind::Up) {
             for (int r = 0; r < p.up_x; ++r) {
                 const int* offset = &tap_offset[r * max_taps];
@@ -142,22 +167,6 @@ struct RowPlan {
         return col;
     }
 
-  private:
-    // acc[i] += sum_k weight(k) * source(k)[i] over `count` taps, in chunks the unrolled loops take.
-    template <typename Source, typename Weight>
-    static void accumulate(S* acc, int64_t n, int count, Source source, Weight weight) {
-        constexpr int kChunk = 32;
-        const S* src[kChunk];
-        S wt[kChunk];
-        for (int k0 = 0; k0 < count; k0 += kChunk) {
-            const int m = std::min(kChunk, count - k0);
-            for (int k = 0; k < m; ++k) {
-                src[k] = source(k0 + k);
-                wt[k] = weight(k0 + k);
-            }
-            accumulate_taps(acc, n, src, wt, m);
-        }
-    }
 };
 
 template <typename T>
@@ -193,6 +202,80 @@ void upfirdn2d_cpu_planes(const Upfirdn2dParams& p) {
                 }
                 T* yrow = yp + oy * p.y_stride[2];
                 for (int k = 0; k < p.out_w; ++k) yrow[columns[k] * p.y_stride[3]] = T(acc[k]);
+            }
+        }
+    });
+}
+
+// NCHW without upsampling (filtering, downsampling): the plane is prepared whole, its rows deinterleaved by down_y
+// like its columns by down_x, so that every tap (ty, tx) reads the prepared plane at one constant offset from the
+// output position when the output rows are laid out with the prepared row length as their stride. A block of output
+// rows (or a group of small planes) is then one long vectorized loop per group of taps instead of a short one per
+// row and tap row; the columns past out_w in each row (and the rows between planes) are computed and dropped.
+template <typename T>
+void upfirdn2d_cpu_planes_flat(const Upfirdn2dParams& p) {
+    using S = at::opmath_type<T>;
+    const T* x = static_cast<const T*>(p.x);
+    T* y = static_cast<T*>(p.y);
+    const S* f = static_cast<const S*>(p.f);
+    const RowPlan<S> plan(p);
+    const int dy = p.down_y, fh = p.filter_h, fw = p.filter_w;
+    const int lo_y = -p.pad_y0;
+    const int rows = (p.out_h - 1) * dy + fh;  // prepared rows: input rows lo_y .. lo_y + rows - 1
+    std::vector<int> row_start;                // where each down_y phase of the rows begins
+    for (int r = 0, start = 0; r < dy; ++r) {
+        row_start.push_back(start);
+        start += (rows - r + dy - 1) / dy;
+    }
+    std::vector<S> taps;
+    std::vector<int64_t> offsets;  // of each tap, in the prepared plane, for output (0, 0)
+    for (int ty = 0; ty < fh; ++ty)
+        for (int tx = 0; tx < fw; ++tx) {
+            taps.push_back(upfirdn2d_tap(f, ty, tx, fh, fw, p.flip_filter, S(p.gain)));
+            offsets.push_back(int64_t(row_start[ty % dy] + ty / dy) * plan.len + plan.tap_offset[tx]);
+        }
+    const int64_t len = plan.len;
+    // Small planes go in groups, laid out one after another with a zero row between them (so that one plane's taps
+    // never read the next), as one loop; large ones in blocks of output rows. Either way about 4096 accumulators.
+    const int64_t plane_size = int64_t(rows + 1) * len;
+    const int group = int(std::max<int64_t>(1, 4096 / plane_size));
+    const int block = group > 1 ? p.out_h : int(std::max<int64_t>(1, 4096 / len));
+
+    const int64_t planes = p.batch * p.channels;
+    const int64_t grain = std::max<int64_t>(group, (int64_t(1) << 16) / (int64_t(p.out_h) * p.out_w));
+    at::parallel_for(0, planes, grain, [&](int64_t begin, int64_t end) {
+        std::vector<S> prepared(group * plane_size + len, S(0));
+        std::vector<S> acc(group > 1 ? group * plane_size : block * len);
+        for (int64_t first = begin; first < end; first += group) {
+            const int g = int(std::min<int64_t>(group, end - first));
+            for (int k = 0; k < g; ++k) {
+                const int64_t n = (first + k) / p.channels, c = (first + k) % p.channels;
+                const T* xp = x + n * p.x_stride[0] + c * p.x_stride[1];
+                for (int j = 0; j < rows; ++j) {
+                    S* dst = &prepared[k * plane_size + int64_t(row_start[j % dy] + j / dy) * len];
+                    const int iy = lo_y + j;
+                    if (iy >= 0 && iy < p.in_h)
+                        plan.prepare(xp + iy * p.x_stride[2], p.x_stride[3], p.in_w, p.down_x, dst);
+                    else
+                        std::fill(dst, dst + len, S(0));
+                }
+            }
+            for (int oy0 = 0; oy0 < p.out_h; oy0 += block) {
+                const int b = std::min(block, p.out_h - oy0);
+                const int64_t count = (g - 1) * plane_size + (b - 1) * len + p.out_w;
+                std::fill(acc.begin(), acc.begin() + count, S(0));
+                const S* base = &prepared[oy0 * len];
+                accumulate(acc.data(), count, int(taps.size()), [&](int k) { return base + offsets[k]; },
+                           [&](int k) { return taps[k]; });
+                for (int k = 0; k < g; ++k) {
+                    const int64_t n = (first + k) / p.channels, c = (first + k) % p.channels;
+                    T* yp = y + n * p.y_stride[0] + c * p.y_stride[1];
+                    for (int r = 0; r < b; ++r) {
+                        T* yrow = yp + (oy0 + r) * p.y_stride[2];
+                        const S* a = &acc[k * plane_size + r * len];
+                        for (int ox = 0; ox < p.out_w; ++ox) yrow[ox * p.y_stride[3]] = T(a[ox]);
+                    }
+                }
             }
         }
     });
@@ -238,6 +321,7 @@ void upfirdn2d_cpu_channels_last(const Upfirdn2dParams& p) {
 void run_upfirdn2d_cpu(const Upfirdn2dParams& p) {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, scalar_type_of(p.dtype), "upfirdn2d_cpu", [&] {
         if (p.channels_last) upfirdn2d_cpu_channels_last<scalar_t>(p);
+        else if (p.up_x == 1 && p.up_y == 1) upfirdn2d_cpu_planes_flat<scalar_t>(p);
         else upfirdn2d_cpu_planes<scalar_t>(p);
     });
 }
