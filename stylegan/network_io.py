@@ -12,6 +12,7 @@ constructor arguments and copies its parameters and buffers by name.
 import collections
 import io
 import json
+import os
 import pickle
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
@@ -203,15 +204,20 @@ def save_network(net: torch.nn.Module, path: PathLike) -> None:
         raise ValueError(f"save_network: expected a Generator or Discriminator, got {name}")
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     save_file(state, str(tmp), metadata={"format": _FORMAT, "class": name, "init_kwargs": json.dumps(net.init_kwargs)})
+    with open(tmp, "rb+") as f:  # on disk before it takes the name
+        os.fsync(f.fileno())
     tmp.replace(path)
 
 
 def load_network(path: PathLike, key: str = "G_ema", device: Optional[torch.device] = None) -> torch.nn.Module:
-    """A network from our safetensors checkpoint, or entry `key` ('G_ema', 'G' or 'D') of an NVIDIA network pickle;
-    in evaluation mode, without gradients, on `device` (CPU by default)."""
+    """A network from our safetensors checkpoint, entry `key` ('G_ema', 'G' or 'D') of an NVIDIA network pickle, or
+    network `key` of a training snapshot directory; in evaluation mode, without gradients, on `device` (CPU by
+    default)."""
     path = Path(path)
+    if path.is_dir() and (path / f"{key}.safetensors").is_file():
+        path = path / f"{key}.safetensors"
     if not path.is_file():
         raise FileNotFoundError(f"load_network: no such file: {path}")
     with open(path, "rb") as f:

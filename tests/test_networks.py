@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from stylegan.networks import Discriminator, Generator, set_impl
+from stylegan.networks import Discriminator, Generator, set_impl, set_low_precision
 
 TINY = dict(channel_base=256, channel_max=16)
 
@@ -158,6 +158,26 @@ def test_float16_blocks_stay_close_to_float32(device):
     assert img16.dtype == torch.float32
     assert relative_error(img16, img32) < 2e-2
     assert relative_error(D(img32, force_fp32=False), D(img32, force_fp32=True)) < 2e-2
+
+
+def test_bfloat16_blocks_by_set_low_precision(device):
+    G = tiny_generator(32, num_fp16_res=2, conv_clamp=256).to(device).eval()
+    D = tiny_discriminator(32, num_fp16_res=2, conv_clamp=256).to(device)
+    for net in (G, D):
+        set_low_precision(net, torch.bfloat16)
+    dtypes = {}
+    G.synthesis.b32.conv1.register_forward_hook(lambda m, i, o: dtypes.update(G=o.dtype))
+    D.b32.conv0.register_forward_hook(lambda m, i, o: dtypes.update(D=o.dtype))
+    z = torch.randn(2, 8, device=device)
+    img32 = G(z, noise_mode="const", force_fp32=True)
+    img16 = G(z, noise_mode="const", force_fp32=False)
+    assert img16.dtype == torch.float32 and dtypes["G"] == torch.bfloat16
+    assert relative_error(img16, img32) < 5e-2  # bfloat16 keeps 8 bits of mantissa
+    score16 = D(img32, force_fp32=False)
+    assert dtypes["D"] == torch.bfloat16
+    assert relative_error(score16, D(img32, force_fp32=True)) < 5e-2
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        set_low_precision(G, torch.float64)
 
 
 def test_progressive_growing_fades_in(device):

@@ -14,11 +14,16 @@ import stylegan_ops
 from stylegan_ops import ACTIVATIONS, bias_act, upfirdn2d
 
 
+LOW_PRECISION_DTYPES = (torch.float16, torch.bfloat16)
+
+
 class OpsModule(torch.nn.Module):
     """A module whose forward runs stylegan_ops with `self.impl` ('auto', 'fused' or 'ref'); set it for a whole
-    network with set_impl."""
+    network with set_impl. Blocks built with use_fp16 run in `self.low_precision` (float16 unless
+    set_low_precision chose bfloat16)."""
 
     impl = "auto"
+    low_precision = torch.float16
 
 
 def set_impl(module: torch.nn.Module, impl: str) -> torch.nn.Module:
@@ -28,6 +33,17 @@ def set_impl(module: torch.nn.Module, impl: str) -> torch.nn.Module:
     for m in module.modules():
         if isinstance(m, OpsModule):
             m.impl = impl
+    return module
+
+
+def set_low_precision(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+    """Makes the low-precision blocks (use_fp16, the top num_fp16_res resolutions) of `module` compute in `dtype`,
+    torch.float16 or torch.bfloat16; returns module. Not saved with the network: a run setting, like impl."""
+    if dtype not in LOW_PRECISION_DTYPES:
+        raise ValueError(f"dtype must be one of {LOW_PRECISION_DTYPES}, got {dtype!r}")
+    for m in module.modules():
+        if isinstance(m, OpsModule):
+            m.low_precision = dtype
     return module
 
 

@@ -125,7 +125,7 @@ class SynthesisBlock(OpsModule):
     def forward(self, x: Optional[torch.Tensor], img: Optional[torch.Tensor], ws: torch.Tensor,
                 force_fp32: bool = False, fused_modconv: Optional[bool] = None, noise_mode: str = "random"):
         w_iter = iter(ws.unbind(dim=1))
-        dtype = torch.float16 if self.use_fp16 and not force_fp32 else torch.float32
+        dtype = self.low_precision if self.use_fp16 and not force_fp32 else torch.float32
         memory_format = torch.channels_last if self.channels_last and not force_fp32 else torch.contiguous_format
         if fused_modconv is None:
             # The grouped form is the faster one for GPU inference; training (which would differentiate per-sample
@@ -159,7 +159,8 @@ class SynthesisNetwork(OpsModule):
     """StyleGAN2 synthesis: ws [N, num_ws, w_dim] -> images [N, img_channels, img_resolution, img_resolution].
 
     Blocks at 4, 8, ..., img_resolution with min(channel_base // resolution, channel_max) channels; the
-    num_fp16_res highest resolutions (never 4x4) run in float16 unless force_fp32 (the default on the CPU)."""
+    num_fp16_res highest resolutions (never 4x4) run in float16 (or bfloat16: set_low_precision) unless force_fp32
+    (the default on the CPU)."""
 
     def __init__(self, w_dim: int, img_resolution: int, img_channels: int, channel_base: int = 32768,
                  channel_max: int = 512, num_fp16_res: int = 0, **block_kwargs):
@@ -173,8 +174,8 @@ class SynthesisNetwork(OpsModule):
         self.num_ws = 0
         for res in self.block_resolutions:
             in_channels = channels[res // 2] if res > 4 else 0
-            block = SynthesisBlock(in_channels, channels[res], w_dim, res, img_channels, is_last=(res == img_resolution),
-                                   use_fp16=(res >= fp16_resolution), **block_kwargs)
+            block = SynthesisBlock(in_channels, channels[res], w_dim, res, img_channels,
+                                   is_last=(res == img_resolution), use_fp16=(res >= fp16_resolution), **block_kwargs)
             self.num_ws += block.num_conv
             if res == img_resolution:
                 self.num_ws += block.num_torgb
@@ -183,7 +184,7 @@ class SynthesisNetwork(OpsModule):
     def forward(self, ws: torch.Tensor, noise_mode: str = "random", force_fp32: Optional[bool] = None,
                 fused_modconv: Optional[bool] = None) -> torch.Tensor:
         """Images for ws [N, num_ws, w_dim]. Each block's ToRGB takes the w after its convolutions' (shared with
-        the next block's first convolution). force_fp32 None: float16 blocks only on CUDA."""
+        the next block's first convolution). force_fp32 None: low-precision blocks only on CUDA."""
         check_noise_mode(noise_mode)
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
             raise ValueError(f"synthesis: ws must have shape [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
