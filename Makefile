@@ -7,7 +7,10 @@ TORCH_VERSION ?= 2.13.0
 TORCH_INDEX ?=
 PIP = $(PYTHON) -m pip install --disable-pip-version-check
 
-.PHONY: demo test bench check-cuda build torch test-deps
+.PHONY: train demo test bench check-cuda build torch test-deps
+
+train: build                 ## install, build the kernels, train on the built-in dataset (the main job)
+	$(PYTHON) -m stylegan.train
 
 demo: build                  ## install, build the kernels, run the ops demo
 	$(PYTHON) -m stylegan_ops.demo

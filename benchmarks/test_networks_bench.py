@@ -1,11 +1,11 @@
 """Whole networks on the fused ops against the same networks on the reference ops: the StyleGAN2 generator's
-forward (batch 8, channel_base 16384) and a generator + discriminator training step."""
+forward (batch 8, channel_base 16384). Training steps: test_training_bench.py."""
 
 import pytest
 import torch
 
 from conftest import synchronize
-from stylegan.networks import Discriminator, Generator, set_impl
+from stylegan.networks import Generator, set_impl
 
 IMPLS = ["fused", "ref"]
 CONFIG = dict(channel_base=16384, channel_max=512)
@@ -29,20 +29,3 @@ def test_generator_forward(measure, device, impl, resolution):
         return img
 
     measure(run, group=f"G forward {resolution}x{resolution} batch 8 {device}", impl=impl, device=device)
-
-
-@pytest.mark.parametrize("impl", IMPLS)
-def test_training_step(measure, device, impl):
-    resolution = 64
-    G = set_impl(generator(resolution, device).train(), impl)
-    torch.manual_seed(1)
-    D = set_impl(Discriminator(0, resolution, 3, **CONFIG).to(device), impl)
-    z = torch.randn(8, 512, device=device)
-
-    def run():
-        # The non-saturating generator and discriminator losses, forward and backward through both networks.
-        loss = torch.nn.functional.softplus(-D(G(z))).mean() + torch.nn.functional.softplus(D(G(z).detach())).mean()
-        loss.backward()
-        synchronize(device)
-
-    measure(run, group=f"G+D step {resolution}x{resolution} batch 8 {device}", impl=impl, device=device)

@@ -1,4 +1,5 @@
 import os
+import sys
 
 import pytest
 import torch
@@ -23,3 +24,16 @@ def device(request):
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def stand_ins(tmp_path_factory, monkeypatch):
+    """NVIDIA's torch_utils.persistence and dnnlib.util stand-ins on sys.path (tests/nvidia_format.py)."""
+    from nvidia_format import install_stand_ins
+
+    root = tmp_path_factory.mktemp("nvidia_modules")
+    monkeypatch.setattr("sys.path", list(sys.path))
+    install_stand_ins(root)
+    yield root
+    for name in ("torch_utils.persistence", "torch_utils", "dnnlib.util", "dnnlib"):
+        sys.modules.pop(name, None)

@@ -63,3 +63,11 @@ def record_of(module: torch.nn.Module, class_name: str, init_kwargs: dict = None
 def write_pickle(path: Path, data: dict) -> None:
     with open(path, "wb") as f:
         pickle.dump(data, f)
+
+
+def nvidia_kwargs(net):
+    """Constructor arguments as NVIDIA's Generator/Discriminator record them (no `variant`, EasyDicts)."""
+    from dnnlib.util import EasyDict
+
+    return EasyDict({k: (EasyDict(v) if isinstance(v, dict) else v) for k, v in net.init_kwargs.items()
+                     if k != "variant"})

@@ -1,7 +1,6 @@
 """torch.compile(fullgraph=True) over a module built from the ops: it must trace them (fake kernels) and agree with
 eager mode, forward and backward."""
 
-import pytest
 import torch
 
 from stylegan_ops import adain, bias_act, downsample2d, noise_bias_act, setup_filter, style_epilogue, upsample2d
@@ -25,7 +24,6 @@ class Block(torch.nn.Module):
         return downsample2d(x, self.f)
 
 
-@pytest.mark.slow
 def test_compile_fullgraph_matches_eager(device):
     block = Block(4).to(device)
     x = torch.randn(2, 4, 8, 8, device=device, requires_grad=True)

@@ -9,26 +9,8 @@ import torch
 
 from stylegan import load_network, save_network
 from stylegan.network_io import UntrustedPickleError, load_nvidia_pickle
-from nvidia_format import install_stand_ins, record_of, write_pickle
+from nvidia_format import nvidia_kwargs, record_of, write_pickle
 from test_networks import tiny_discriminator, tiny_generator
-
-
-def nvidia_kwargs(net):
-    """Constructor arguments as NVIDIA's Generator/Discriminator record them (no `variant`, EasyDicts)."""
-    from dnnlib.util import EasyDict
-
-    return EasyDict({k: (EasyDict(v) if isinstance(v, dict) else v) for k, v in net.init_kwargs.items()
-                     if k != "variant"})
-
-
-@pytest.fixture
-def stand_ins(tmp_path_factory, monkeypatch):
-    root = tmp_path_factory.mktemp("nvidia_modules")
-    monkeypatch.setattr("sys.path", list(__import__("sys").path))
-    install_stand_ins(root)
-    yield root
-    for name in ("torch_utils.persistence", "torch_utils", "dnnlib.util", "dnnlib"):
-        __import__("sys").modules.pop(name, None)
 
 
 def test_nvidia_pickle_loads_and_gives_the_same_images(stand_ins, tmp_path):

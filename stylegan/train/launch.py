@@ -1,0 +1,228 @@
+"""Setting a run up: the device and process group, resuming, the dataset, the resolved options, the networks, the
+run directory; then the loop. `python -m stylegan.train` calls main()."""
+
+import copy
+import json
+import platform
+import re
+import sys
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+import torch
+
+from stylegan_ops._extension import unavailable_reason
+
+from ..data import Dataset, open_dataset
+from ..network_io import load_nvidia_pickle
+from ..networks import Discriminator, Generator, set_low_precision
+from .distributed import ProcessGroup, broadcast_module, init_from_environment, shutdown
+from .loop import TrainingLoop
+from .options import NETWORK_OPTIONS, TrainingOptions, options_from, parse_args, resolve_options
+from .report import Log, ProgressLine, StatsWriter
+from .snapshot import read_snapshot, remove_interrupted_writes, resolve_snapshot
+
+
+def pick_device(spec: str, group: ProcessGroup) -> torch.device:
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(spec)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {spec}: this torch has no usable CUDA device")
+        if device.index is None:
+            device = torch.device("cuda", group.local_rank)
+        torch.cuda.set_device(device)
+    elif device.type != "cpu":
+        raise ValueError(f"--device must be cpu, cuda, cuda:N or auto, got {spec!r}")
+    return device
+
+
+def build_networks(o: TrainingOptions, dataset: Dataset) -> Tuple[torch.nn.Module, torch.nn.Module]:
+    """G and D for the options (resolved) and the dataset."""
+    synthesis = dict(channel_base=o.cbase, channel_max=o.cmax)
+    if o.arch == "stylegan2":
+        synthesis.update(architecture=o.g_arch, num_fp16_res=o.fp16_res, conv_clamp=o.conv_clamp)
+    G = Generator(z_dim=o.z_dim, c_dim=dataset.label_dim, w_dim=o.w_dim, img_resolution=dataset.resolution,
+                  img_channels=dataset.num_channels, variant=o.arch, mapping_kwargs=dict(num_layers=o.map),
+                  synthesis_kwargs=synthesis, impl=o.impl)
+    D = Discriminator(c_dim=dataset.label_dim, img_resolution=dataset.resolution,
+                      img_channels=dataset.num_channels, architecture=o.d_arch, channel_base=o.cbase,
+                      channel_max=o.cmax, num_fp16_res=o.fp16_res, conv_clamp=o.conv_clamp,
+                      epilogue_kwargs=dict(mbstd_group_size=o.mbstd_group), progressive=o.growing, impl=o.impl)
+    return G, D
+
+
+def _check_networks_fit(G: torch.nn.Module, D: torch.nn.Module, dataset: Dataset, source: str) -> None:
+    want = dict(img_resolution=dataset.resolution, img_channels=dataset.num_channels, c_dim=dataset.label_dim)
+    for name, value in want.items():
+        for net_name, net in (("G", G), ("D", D)):
+            if getattr(net, name) != value:
+                raise ValueError(f"resume: {source}'s {net_name} has {name}={getattr(net, name)} but the dataset "
+                                 f"needs {value} (check --data, --resolution and --cond)")
+
+
+def _next_run_dir(outdir: Path, description: str) -> Path:
+    outdir.mkdir(parents=True, exist_ok=True)
+    while True:
+        numbers = [int(m.group(1)) for p in outdir.iterdir() if (m := re.match(r"^(\d+)-", p.name))]
+        path = outdir / f"{max(numbers, default=-1) + 1:05d}-{description}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:  # another run took the number
+            continue
+
+
+def _description(o: TrainingOptions, dataset: Dataset, world_size: int) -> str:
+    text = f"{dataset.name}-{o.arch}-gpus{world_size}-batch{o.batch}-gamma{o.gamma:g}"
+    if o.resume:
+        text += "-resumed"
+    return text + (f"-{o.desc}" if o.desc else "")
+
+
+def _write_config(run_dir: Path, o: TrainingOptions, dataset: Dataset, G, D, group: ProcessGroup,
+                  device: torch.device) -> None:
+    config = dict(options=o.to_dict(),
+                  dataset=dict(name=dataset.name, path=o.data, size=len(dataset), resolution=dataset.resolution,
+                               channels=dataset.num_channels, label_dim=dataset.label_dim),
+                  networks=dict(G=G.init_kwargs, D=D.init_kwargs),
+                  environment=dict(world_size=group.world_size, device=str(device), torch=torch.__version__,
+                                   python=platform.python_version(),
+                                   fused_ops_unavailable=unavailable_reason(device.type),
+                                   command=sys.argv))
+    with open(run_dir / "training_options.json", "w") as f:
+        json.dump(config, f, indent=2, default=str)
+
+
+def _load_resume(given: dict, device: torch.device):
+    """(base options, networks {'G', 'D', 'G_ema'}, state or None) from --resume."""
+    path = Path(given["resume"])
+    shaping = sorted(k for k in given if k in NETWORK_OPTIONS)
+    if shaping:
+        raise ValueError(f"--resume: the networks come from {path}; "
+                         f"{', '.join('--' + k.replace('_', '-') for k in shaping)} cannot change them")
+    if path.is_file():
+        data = load_nvidia_pickle(path)
+        missing = [k for k in ("G", "D", "G_ema") if not isinstance(data.get(k), torch.nn.Module)]
+        if missing:
+            raise ValueError(f"--resume {path}: the pickle lacks networks {missing}")
+        networks = {k: data[k].to(device).train().requires_grad_(True) for k in ("G", "D", "G_ema")}
+        return None, networks, None
+    snapshot = resolve_snapshot(path)
+    remove_interrupted_writes(snapshot.parent)  # leftovers of a run killed while writing a snapshot
+    networks, state = read_snapshot(snapshot, device=device)
+    base = {k: v for k, v in state["options"].items() if k not in ("resume", "dry_run", "device")}
+    return base, networks, state
+
+
+def run(given: Dict[str, object]) -> Optional[Path]:
+    """Trains with the options given (a dict of TrainingOptions fields; the rest from a resumed run or 'auto');
+    returns the run directory on the main process."""
+    device_spec = str(given.get("device", "auto"))
+    group = init_from_environment("cuda" if device_spec.startswith("cuda") or
+                                  (device_spec == "auto" and torch.cuda.is_available()) else "cpu")
+    try:
+        return _run(given, group, pick_device(device_spec, group))
+    finally:
+        shutdown(group)
+
+
+def _run(given: dict, group: ProcessGroup, device: torch.device) -> Optional[Path]:
+    base, networks, state = _load_resume(given, device) if given.get("resume") else (None, None, None)
+    o = options_from(given, base)
+    dataset = open_dataset(o.data, resolution=o.resolution, use_labels=o.cond, mirror=o.mirror,
+                           max_size=o.max_size, on_corrupt=o.on_corrupt)
+    if networks is not None:  # the networks' own architecture replaces the options that describe it
+        o.arch, o.growing = networks["G"].variant, bool(networks["D"].init_kwargs.get("progressive", False))
+    o = resolve_options(o, dataset.resolution, o.data is None, group.world_size, device.type == "cuda")
+    if o.dry_run:
+        if group.is_main:
+            print(json.dumps(o.to_dict(), indent=2))
+        return None
+    if o.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError(f"--precision bf16: {torch.cuda.get_device_name(device)} does not support bfloat16")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = o.tf32
+
+    torch.manual_seed(o.seed)  # the same initial networks on every process (then broadcast from rank 0 anyway)
+    if networks is None:
+        G, D = build_networks(o, dataset)
+        G, D = G.to(device), D.to(device)
+        G_ema = copy.deepcopy(G)
+    else:
+        G, D, G_ema = networks["G"], networks["D"], networks["G_ema"]
+        _check_networks_fit(G, D, dataset, o.resume)
+    for net in (G, D, G_ema):
+        broadcast_module(net, group)
+        if o.precision == "bf16":
+            set_low_precision(net, torch.bfloat16)
+    torch.manual_seed(o.seed * group.world_size + group.rank)
+
+    run_dir = None
+    if group.is_main:
+        run_dir = _next_run_dir(Path(o.outdir), _description(o, dataset, group.world_size))
+        _write_config(run_dir, o, dataset, G, D, group, device)
+    progress = ProgressLine(o.kimg) if group.is_main else None
+    log = Log(run_dir / "log.txt" if run_dir else None, progress) if group.is_main else _silent
+    loop = TrainingLoop(o, dataset, G, D, G_ema, group, device, run_dir, log, progress)
+    if state is not None:
+        loop.load_state_dict(state)
+    writer = None
+    if group.is_main:
+        _announce(log, o, dataset, G, D, group, device, run_dir, state)
+        loop.save_reals_grid()
+        writer = StatsWriter(run_dir)
+    loop.stop.install()
+    try:
+        loop.run(writer)
+    except KeyboardInterrupt:
+        if group.is_main:
+            log(f"stopped; continue with: python -m stylegan.train --resume {run_dir}")
+        raise
+    finally:
+        loop.stop.uninstall()
+        if writer is not None:
+            writer.close()
+    if group.is_main:
+        log(f"done: {run_dir}")
+        log.close()
+    return run_dir
+
+
+def _silent(line: str) -> None:
+    pass
+
+
+def _announce(log, o, dataset, G, D, group, device, run_dir, state) -> None:
+    params = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
+    log(f"run directory: {run_dir}")
+    log(f"dataset: {dataset.name}, {len(dataset)} images, {dataset.resolution}x{dataset.resolution}x"
+        f"{dataset.num_channels}, {dataset.label_dim} label dims" + (" (x-flips included)" if o.mirror else ""))
+    if getattr(dataset, "skipped", None):
+        log(f"dataset: skipped {len(dataset.skipped)} unreadable images (first: {dataset.skipped[0][0]})")
+    log(f"networks: {o.arch} G {params(G) / 1e6:.2f}M parameters, D {params(D) / 1e6:.2f}M; "
+        f"device {device}, {group.world_size} process(es), ops: {_ops_description(o.impl, device)}")
+    if state is not None:
+        log(f"resumed from {o.resume} at kimg {state['nimg'] / 1000:g}")
+    log(f"training to kimg {o.kimg:g}, batch {o.batch}, tick every {o.tick:g} kimg, snapshot every {o.snap} ticks")
+
+
+def _ops_description(impl: str, device: torch.device) -> str:
+    if impl == "ref":
+        return "reference (--impl ref)"
+    reason = unavailable_reason(device.type)
+    return "fused kernels" if reason is None else f"reference ({reason})"
+
+
+def main(argv=None) -> int:
+    given = parse_args(argv)
+    try:
+        run(given)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

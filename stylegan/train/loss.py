@@ -1,0 +1,114 @@
+"""StyleGAN2's training objectives: the non-saturating logistic loss (or WGAN-GP), R1 on reals, path-length
+regularization and style mixing, computed phase by phase so that the regularizers can run lazily.
+
+Phases: 'Gmain' (G's adversarial loss), 'Greg' (path length), 'Gboth'; 'Dmain' (D's adversarial loss, and for
+WGAN-GP its gradient penalty and drift), 'Dreg' (R1), 'Dboth'. accumulate_gradients adds one phase's gradients
+(times `gain`, the lazy-regularization interval) to the parameters' .grad and returns the values it computed."""
+
+from typing import Dict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+LOSSES = ("logistic", "wgangp")
+PHASES = ("Gmain", "Greg", "Gboth", "Dmain", "Dreg", "Dboth")
+
+
+class StyleGANLoss:
+    def __init__(self, G: torch.nn.Module, D: torch.nn.Module, loss: str = "logistic", r1_gamma: float = 10.0,
+                 pl_weight: float = 2.0, pl_decay: float = 0.01, pl_batch_shrink: int = 2,
+                 style_mixing_prob: float = 0.9, wgan_lambda: float = 10.0, wgan_target: float = 1.0,
+                 wgan_epsilon: float = 0.001, average=None):
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if not 0 <= style_mixing_prob <= 1:
+            raise ValueError(f"style_mixing_prob must be in [0, 1], got {style_mixing_prob}")
+        self.G, self.D, self.loss = G, D, loss
+        self.r1_gamma, self.pl_weight, self.pl_decay = r1_gamma, pl_weight, pl_decay
+        self.pl_batch_shrink, self.style_mixing_prob = pl_batch_shrink, style_mixing_prob
+        self.wgan_lambda, self.wgan_target, self.wgan_epsilon = wgan_lambda, wgan_target, wgan_epsilon
+        self.average = average or (lambda t: t)  # mean over data-parallel ranks, so that pl_mean agrees everywhere
+        self.pl_mean = torch.zeros([], device=next(G.parameters()).device)
+        # Extra arguments of G.synthesis and D (progressive growing: resolution and alpha; force_fp32).
+        self.synthesis_kwargs: Dict[str, object] = {}
+        self.d_kwargs: Dict[str, object] = {}
+
+    def run_G(self, z: torch.Tensor, c: torch.Tensor):
+        """Images and the ws they came from, with style mixing: with probability style_mixing_prob the ws from a
+        random layer on come from another z."""
+        ws = self.G.mapping(z, c)
+        if self.style_mixing_prob > 0 and ws.shape[1] > 1:
+            cutoff = int(torch.randint(1, ws.shape[1], []))
+            if torch.rand([]) >= self.style_mixing_prob:
+                cutoff = ws.shape[1]
+            if cutoff < ws.shape[1]:
+                mixed = self.G.mapping(torch.randn_like(z), c, update_w_avg=False)
+                ws = torch.cat([ws[:, :cutoff], mixed[:, cutoff:]], dim=1)
+        return self.G.synthesis(ws, **self.synthesis_kwargs), ws
+
+    def run_D(self, img: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return self.D(img, c, **self.d_kwargs)
+
+    def accumulate_gradients(self, phase: str, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor,
+                             gen_c: torch.Tensor, gain: float) -> Dict[str, torch.Tensor]:
+        if phase not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+        stats = {}
+        if phase in ("Gmain", "Gboth"):
+            img, _ = self.run_G(gen_z, gen_c)
+            logits = self.run_D(img, gen_c)
+            loss = F.softplus(-logits) if self.loss == "logistic" else -logits
+            loss.mean().mul(gain).backward()
+            stats.update({"Loss/scores/fake": logits.detach(), "Loss/G/loss": loss.detach()})
+        if phase in ("Greg", "Gboth") and self.pl_weight > 0:
+            stats.update(self._path_length(gen_z, gen_c, gain))
+        if phase in ("Dmain", "Dboth"):
+            stats.update(self._discriminator_main(real_img, real_c, gen_z, gen_c, gain))
+        if phase in ("Dreg", "Dboth") and self.r1_gamma > 0:
+            stats.update(self._r1(real_img, real_c, gain))
+        return stats
+
+    def _path_length(self, gen_z, gen_c, gain):
+        n = max(gen_z.shape[0] // self.pl_batch_shrink, 1)
+        img, ws = self.run_G(gen_z[:n], gen_c[:n])
+        noise = torch.randn_like(img) / np.sqrt(img.shape[2] * img.shape[3])
+        grads, = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
+        lengths = grads.square().sum(2).mean(1).sqrt()
+        with torch.no_grad():
+            self.pl_mean.copy_(self.pl_mean.lerp(self.average(lengths.mean().detach()), self.pl_decay))
+        penalty = (lengths - self.pl_mean).square()
+        (penalty * self.pl_weight).mean().mul(gain).backward()
+        return {"Loss/pl_penalty": penalty.detach(), "Loss/pl_mean": self.pl_mean.detach().clone()}
+
+    def _discriminator_main(self, real_img, real_c, gen_z, gen_c, gain):
+        with torch.no_grad():
+            fake, _ = self.run_G(gen_z, gen_c)
+        fake_logits = self.run_D(fake, gen_c)
+        real_logits = self.run_D(real_img, real_c)
+        if self.loss == "logistic":
+            loss = F.softplus(fake_logits) + F.softplus(-real_logits)
+            stats = {}
+        else:
+            loss = fake_logits - real_logits + self.wgan_epsilon * real_logits.square()
+            gp = self._gradient_penalty(real_img, fake, real_c)
+            loss = loss + gp
+            stats = {"Loss/D/gp": gp.detach()}
+        loss.mean().mul(gain).backward()
+        return {**stats, "Loss/scores/fake": fake_logits.detach(), "Loss/scores/real": real_logits.detach(),
+                "Loss/signs/real": real_logits.detach().sign(), "Loss/D/loss": loss.detach()}
+
+    def _gradient_penalty(self, real_img, fake_img, c):
+        u = torch.rand([real_img.shape[0], 1, 1, 1], device=real_img.device, dtype=real_img.dtype)
+        mixed = torch.lerp(real_img, fake_img, u).detach().requires_grad_(True)
+        grads, = torch.autograd.grad(self.run_D(mixed, c).sum(), mixed, create_graph=True)
+        norms = grads.square().sum([1, 2, 3]).sqrt()
+        return (norms - self.wgan_target).square().unsqueeze(1) * (self.wgan_lambda / self.wgan_target ** 2)
+
+    def _r1(self, real_img, real_c, gain):
+        real = real_img.detach().requires_grad_(True)
+        logits = self.run_D(real, real_c)
+        grads, = torch.autograd.grad(logits.sum(), real, create_graph=True)
+        penalty = grads.square().sum([1, 2, 3])
+        (penalty * (self.r1_gamma / 2)).mean().mul(gain).backward()
+        return {"Loss/r1_penalty": penalty.detach()}

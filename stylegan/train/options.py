@@ -1,0 +1,250 @@
+"""Every training option, declared once: its flag, type, default and help. A default of None means 'auto': resolved
+from the dataset, the number of processes and the device by resolve_options (NVIDIA's 'auto' configuration for real
+data; a small fast configuration for the built-in dataset)."""
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..networks.synthesis import ARCHITECTURES
+from .loss import LOSSES
+
+AUTO = "auto"
+ARCHS = ("stylegan2", "stylegan")
+PRECISIONS = ("fp16", "bf16")
+
+
+def _opt(default, help: str, group: str, choices=None, flag: Optional[str] = None, metavar: Optional[str] = None):
+    return field(default=default, metadata=dict(help=help, group=group, choices=choices, flag=flag, metavar=metavar))
+
+
+@dataclass
+class TrainingOptions:
+    # Data
+    data: Optional[str] = _opt(None, "folder or zip of images (PNG/JPEG; NVIDIA dataset_tool zips with dataset.json "
+                                     "labels work unchanged); default: the built-in procedural shapes dataset",
+                               "data", metavar="PATH")
+    resolution: Optional[int] = _opt(None, "train at this resolution (images center-cropped and resized); default: "
+                                           "the images' own size (32 for the built-in dataset)", "data")
+    cond: bool = _opt(False, "class-conditional training from the dataset's labels", "data")
+    mirror: bool = _opt(False, "add x-flipped copies of the images", "data")
+    max_size: Optional[int] = _opt(None, "use at most this many images (the first ones)", "data")
+    on_corrupt: str = _opt("skip", "unreadable images: skip them (reported with their names) or stop with an error",
+                           "data", choices=("skip", "error"))
+    workers: Optional[int] = _opt(None, "data loader worker processes per training process (auto: 2, or 0 for the "
+                                        "built-in dataset)", "data")
+    # Run
+    outdir: str = _opt("runs", "runs are written to OUTDIR/<number>-<description>/", "run", metavar="DIR")
+    desc: Optional[str] = _opt(None, "text appended to the run directory's name", "run")
+    kimg: Optional[float] = _opt(None, "train until this many thousand real images have been shown (auto: 25000; "
+                                       "36 for the built-in dataset: about 12 minutes on a 2-core CPU)", "run")
+    tick: Optional[float] = _opt(None, "thousands of images per tick: progress line, sample grid, statistics",
+                                 "run")
+    snap: Optional[int] = _opt(None, "write a snapshot every SNAP ticks (and at the end)", "run")
+    keep_snapshots: int = _opt(0, "keep only the newest N snapshots (0: keep all)", "run", metavar="N")
+    seed: int = _opt(0, "random seed", "run")
+    device: str = _opt(AUTO, "cpu, cuda, cuda:N or auto (CUDA when available; under torchrun, the local rank's GPU)",
+                       "run")
+    resume: Optional[str] = _opt(None, "continue from a run directory or snapshot (exactly: options, optimizer "
+                                       "state, counters and random state come from it; flags given now override "
+                                       "its options), or start from an NVIDIA network pickle (fine-tuning)",
+                                 "run", metavar="PATH")
+    impl: str = _opt(AUTO, "stylegan_ops implementation: fused kernels, the PyTorch reference, or auto", "run",
+                     choices=("auto", "fused", "ref"))
+    check_replicas: bool = _opt(False, "with several processes: verify at every tick that all replicas hold the "
+                                       "same weights", "run")
+    dry_run: bool = _opt(False, "resolve and print the configuration, then exit", "run")
+    # Networks
+    arch: str = _opt("stylegan2", "generator: StyleGAN2 (modulated convolutions) or StyleGAN (AdaIN)", "networks",
+                     choices=ARCHS)
+    g_arch: str = _opt("skip", "StyleGAN2 synthesis architecture", "networks", choices=ARCHITECTURES)
+    d_arch: str = _opt("resnet", "discriminator architecture ('skip' is not available with progressive growing)",
+                       "networks", choices=ARCHITECTURES)
+    cbase: Optional[int] = _opt(None, "channels = min(cbase / resolution, cmax) (auto: 16384, 32768 from 512 px; "
+                                      "2048 for the built-in dataset)", "networks")
+    cmax: Optional[int] = _opt(None, "maximum channels per layer (auto: 512; 64 for the built-in dataset)",
+                               "networks")
+    z_dim: Optional[int] = _opt(None, "latent size (auto: 512; 128 for the built-in dataset)", "networks")
+    w_dim: Optional[int] = _opt(None, "intermediate latent size (auto: as z_dim)", "networks")
+    map: int = _opt(8, "mapping network layers", "networks")
+    mbstd_group: Optional[int] = _opt(None, "minibatch standard deviation group size (auto: min(4, batch-gpu))",
+                                      "networks")
+    growing: Optional[bool] = _opt(None, "progressive growing with fade-in (auto: on for --arch stylegan; "
+                                         "--no-growing trains at the final resolution from the start)", "networks")
+    pg_start: int = _opt(8, "progressive growing: first resolution", "networks")
+    pg_kimg: Optional[float] = _opt(None, "progressive growing: thousands of images per fade-in and per stable "
+                                          "phase (auto: 600; a tenth of --kimg for the built-in dataset)", "networks")
+    # Objectives
+    loss: str = _opt("logistic", "adversarial loss: non-saturating logistic, or WGAN-GP (gradient penalty 10, "
+                                 "drift 0.001)", "objectives", choices=LOSSES)
+    gamma: Optional[float] = _opt(None, "R1 weight (auto: 0.0002 * resolution^2 / batch; 0 with wgangp)",
+                                  "objectives")
+    pl_weight: Optional[float] = _opt(None, "path-length regularization weight (auto: 2; 0 for --arch stylegan)",
+                                      "objectives")
+    pl_decay: float = _opt(0.01, "path-length running mean decay", "objectives")
+    pl_batch_shrink: int = _opt(2, "path-length regularization runs on batch / this", "objectives")
+    g_reg_interval: int = _opt(4, "lazy regularization: G regularized every N steps (0: with every step)",
+                               "objectives", metavar="N")
+    d_reg_interval: int = _opt(16, "lazy regularization: R1 every N D steps (0: with every step)", "objectives",
+                               metavar="N")
+    style_mixing: float = _opt(0.9, "style-mixing regularization probability", "objectives")
+    # Optimization
+    batch: Optional[int] = _opt(None, "total batch size over all processes (auto: NVIDIA's rule from the "
+                                      "resolution, 32 for the built-in dataset)", "optimization")
+    batch_gpu: Optional[int] = _opt(None, "images per process per forward pass; the batch is accumulated in "
+                                          "rounds (auto: batch / processes)", "optimization")
+    glr: Optional[float] = _opt(None, "G learning rate (auto: 0.0025, 0.002 from 1024 px)", "optimization")
+    dlr: Optional[float] = _opt(None, "D learning rate (auto: as G)", "optimization")
+    ema_kimg: Optional[float] = _opt(None, "half-life of G_ema in thousands of images (auto: batch * 10 / 32)",
+                                     "optimization")
+    ema_rampup: Optional[float] = _opt(0.05, "G_ema half-life at most this fraction of the images seen so far "
+                                             "(0: no ramp-up)", "optimization")
+    # Precision
+    fp32: bool = _opt(False, "float32 everywhere (disables mixed precision)", "precision")
+    precision: str = _opt("fp16", "low-precision type of the top resolutions on CUDA (bf16 needs Ampere or newer)",
+                          "precision", choices=PRECISIONS)
+    fp16_res: int = _opt(4, "number of top resolutions in low precision (on CUDA)", "precision")
+    conv_clamp: Optional[float] = _opt(None, "clamp the low-precision layers' outputs to +-this (auto: 256 with "
+                                             "mixed precision)", "precision")
+    tf32: bool = _opt(False, "allow TF32 matrix multiplications and convolutions on CUDA (faster, less exact)",
+                      "precision")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+GROUPS = ("data", "run", "networks", "objectives", "optimization", "precision")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one flag per TrainingOptions field; unspecified flags parse to None (see parse_args)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m stylegan.train",
+        description="Train a StyleGAN2 or StyleGAN generator. With no arguments: a short run on the built-in "
+                    "procedural dataset, written under runs/. Options marked auto are resolved from the data and "
+                    "the machine; the resolved configuration is written to the run directory.",
+        argument_default=argparse.SUPPRESS)
+    groups = {g: parser.add_argument_group(g) for g in GROUPS}
+    for f in dataclasses.fields(TrainingOptions):
+        meta = f.metadata
+        flag = meta["flag"] or "--" + f.name.replace("_", "-")
+        help = meta["help"] if f.default is None else f"{meta['help']} (default: {f.default})"
+        kwargs = dict(dest=f.name, help=help)
+        if f.type in (bool, Optional[bool]):
+            kwargs.update(action=argparse.BooleanOptionalAction)
+            kwargs["help"] = meta["help"]
+        else:
+            kwargs.update(type=_parse_type(f.type), choices=meta["choices"], metavar=meta["metavar"])
+        groups[meta["group"]].add_argument(flag, **kwargs)
+    return parser
+
+
+def _parse_type(annotation):
+    for t in (int, float, str):
+        if annotation in (t, Optional[t]):
+            return t
+    raise TypeError(f"no parser for {annotation}")
+
+
+def parse_args(argv=None) -> dict:
+    """Only the options given on the command line, as a dict (the rest come from a resumed run or the defaults)."""
+    return vars(build_parser().parse_args(argv))
+
+
+def options_from(given: dict, base: Optional[dict] = None) -> TrainingOptions:
+    """TrainingOptions from `base` (a resumed run's options) overridden by `given`; unknown keys are an error."""
+    known = {f.name for f in dataclasses.fields(TrainingOptions)}
+    merged = {**(base or {}), **given}
+    unknown = sorted(set(merged) - known)
+    if unknown:
+        raise ValueError(f"unknown training options: {unknown}")
+    return TrainingOptions(**merged)
+
+
+# Options that shape the networks: fixed by the file when resuming.
+NETWORK_OPTIONS = ("arch", "g_arch", "d_arch", "cbase", "cmax", "z_dim", "w_dim", "map", "mbstd_group", "growing",
+                   "fp16_res", "conv_clamp")
+
+
+def resolve_options(opts: TrainingOptions, resolution: int, builtin: bool, world_size: int,
+                    cuda: bool) -> TrainingOptions:
+    """opts with every 'auto' (None) resolved, for a dataset of this resolution (built-in or not), world_size
+    processes, on CUDA or not; checks the combinations. The values of NVIDIA's 'auto' configuration for real data."""
+    o = dataclasses.replace(opts)
+    o.resolution = resolution
+    for name in ("batch", "batch_gpu"):
+        if getattr(o, name) is not None and getattr(o, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(o, name)}")
+    if o.batch is None:
+        o.batch = 32 if builtin else max(min(world_size * min(4096 // resolution, 32), 64), world_size)
+    if o.batch % world_size:
+        raise ValueError(f"--batch {o.batch} must be a multiple of the number of processes ({world_size})")
+    if o.batch_gpu is None:
+        o.batch_gpu = o.batch // world_size
+    if (o.batch // world_size) % o.batch_gpu:
+        raise ValueError(f"--batch-gpu {o.batch_gpu} must divide the batch per process ({o.batch // world_size})")
+    if o.mbstd_group is None:
+        o.mbstd_group = min(o.batch_gpu, 4)
+    if o.batch_gpu % o.mbstd_group:
+        raise ValueError(f"--batch-gpu {o.batch_gpu} must be a multiple of --mbstd-group {o.mbstd_group}")
+    if o.cbase is None:
+        o.cbase = 2048 if builtin else (32768 if resolution >= 512 else 16384)
+    if o.cmax is None:
+        o.cmax = 64 if builtin else 512
+    if o.z_dim is None:
+        o.z_dim = 128 if builtin else 512
+    if o.w_dim is None:
+        o.w_dim = o.z_dim
+    if o.glr is None:
+        o.glr = 0.002 if resolution >= 1024 else 0.0025
+    if o.dlr is None:
+        o.dlr = o.glr
+    if o.gamma is None:
+        o.gamma = 0.0 if o.loss == "wgangp" else 0.0002 * resolution ** 2 / o.batch
+    if o.pl_weight is None:
+        o.pl_weight = 0.0 if o.arch == "stylegan" else 2.0
+    if o.ema_kimg is None:
+        o.ema_kimg = o.batch * 10 / 32
+    if o.kimg is None:
+        o.kimg = 36 if builtin else 25000
+    if o.tick is None:
+        o.tick = 2 if builtin else 4
+    if o.snap is None:
+        o.snap = 10 if builtin else 50
+    if o.growing is None:
+        o.growing = o.arch == "stylegan"
+    if o.pg_kimg is None:
+        o.pg_kimg = o.kimg / 10 if builtin else 600
+    if o.workers is None:
+        o.workers = 0 if builtin else 2
+    mixed = cuda and not o.fp32 and o.fp16_res > 0
+    if o.conv_clamp is None:
+        o.conv_clamp = 256 if mixed else None
+    if not mixed:
+        o.fp16_res = 0
+    _check(o)
+    return o
+
+
+def _check(o: TrainingOptions) -> None:
+    positive = dict(kimg=o.kimg, tick=o.tick, snap=o.snap, batch=o.batch, batch_gpu=o.batch_gpu, cbase=o.cbase,
+                    cmax=o.cmax, z_dim=o.z_dim, w_dim=o.w_dim, map=o.map, glr=o.glr, dlr=o.dlr,
+                    pl_batch_shrink=o.pl_batch_shrink, pg_kimg=o.pg_kimg, mbstd_group=o.mbstd_group)
+    for name, value in positive.items():
+        if not value > 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+    non_negative = dict(gamma=o.gamma, pl_weight=o.pl_weight, ema_kimg=o.ema_kimg, ema_rampup=o.ema_rampup or 0,
+                        keep_snapshots=o.keep_snapshots, workers=o.workers, g_reg_interval=o.g_reg_interval,
+                        d_reg_interval=o.d_reg_interval, fp16_res=o.fp16_res, pl_decay=o.pl_decay)
+    for name, value in non_negative.items():
+        if not value >= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+    if not 0 <= o.style_mixing <= 1:
+        raise ValueError(f"--style-mixing must be in [0, 1], got {o.style_mixing}")
+    if o.growing and o.d_arch == "skip":
+        raise ValueError("--growing needs --d-arch orig or resnet (a skip discriminator has no progressive form)")
+    if o.growing and not 4 <= o.pg_start <= o.resolution:
+        raise ValueError(f"--pg-start must be a power of two in [4, {o.resolution}], got {o.pg_start}")
+    if o.max_size is not None and o.max_size < 1:
+        raise ValueError(f"--max-size must be >= 1, got {o.max_size}")
