@@ -20,8 +20,7 @@ from stylegan.train import run
 from stylegan.train.growth import GrowthSchedule, resize_reals
 from stylegan.train.loss import StyleGANLoss
 from stylegan.train.options import TrainingOptions, build_parser, parse_args, resolve_options
-from stylegan.train.snapshot import (list_snapshots, read_snapshot, remove_interrupted_writes, resolve_snapshot,
-                                     write_snapshot)
+from stylegan.train.snapshot import list_snapshots, read_snapshot, resolve_snapshot, write_snapshot
 
 # A network small enough for a step to take a few tens of milliseconds: 16x16 images, 32 channels.
 TINY = dict(resolution=16, cbase=256, cmax=32, z_dim=16, map=2, batch=4, workers=0)
@@ -318,8 +317,7 @@ def test_killing_the_process_at_any_moment_leaves_loadable_snapshots(tmp_path):
         proc.wait()
         latest = resolve_snapshot(run_dir)
         networks, state = read_snapshot(latest)
-        remove_interrupted_writes(run_dir)
-        assert not list(run_dir.glob(".*"))
+        assert all(p.name.endswith(".tmp") for p in run_dir.glob(".*"))  # an interrupted write, never a snapshot
         n = state["nimg"]
         assert latest.name == f"snapshot-{n:09d}" and torch.equal(state["payload"], torch.full([1 << 18], float(n)))
         for net in networks.values():
@@ -362,7 +360,8 @@ def test_auto_configuration_follows_the_resolution():
     (dict(kimg=0), "--kimg must be > 0"),
     (dict(gamma=-1.0), "--gamma must be >= 0"),
     (dict(style_mixing=1.5), "--style-mixing must be in"),
-    (dict(growing=True, d_arch="skip"), "--growing needs --d-arch"),
+    (dict(arch="stylegan", growing=True, d_arch="skip"), "--growing needs --d-arch"),
+    (dict(arch="stylegan2", growing=True), "--growing needs --arch stylegan"),
 ])
 def test_bad_options_are_refused(options, match):
     with pytest.raises(ValueError, match=match):
@@ -423,3 +422,42 @@ def test_ctrl_c_finishes_the_step_and_writes_a_snapshot(tmp_path):
     _, state = read_snapshot(snapshot)
     assert state["nimg"] >= 8 and state["nimg"] % 4 == 0 and state["batch_idx"] == state["nimg"] // 4
     assert "stopping at kimg" in out and f"--resume {run_dir}" in out
+
+
+def test_resume_resolves_auto_options_again_and_applies_new_rates(tmp_path):
+    first = tiny_run(tmp_path, kimg=0.016)
+    resumed = run({"resume": str(first), "outdir": str(tmp_path / "runs"), "kimg": 0.024, "batch": 8,
+                   "glr": 0.001})
+    options = json.loads((resumed / "training_options.json").read_text())["options"]
+    assert options["batch"] == 8 and options["gamma"] == pytest.approx(0.0002 * 16 ** 2 / 8)  # re-resolved
+    assert options["ema_kimg"] == pytest.approx(8 * 10 / 32)
+    _, state = read_snapshot(list_snapshots(resumed)[-1])
+    for group in state["optimizers"]["G"]["param_groups"]:
+        assert group["lr"] == pytest.approx(0.001 * 4 / 5)  # the new rate, with the lazy-regularization ratio
+
+
+def test_path_length_mean_ignores_a_non_finite_batch():
+    G, D = LinearG(), LinearD((3, 4, 4))
+    loss = StyleGANLoss(G, D, pl_weight=2.0, style_mixing_prob=0)
+    loss.pl_mean.fill_(0.7)
+    with torch.no_grad():
+        G.A[0, 0] = float("inf")
+    loss.accumulate_gradients("Greg", None, None, torch.randn(8, 4), torch.zeros(8, 0), gain=4)
+    assert loss.pl_mean.item() == pytest.approx(0.7)
+
+
+def test_style_mixing_stays_within_the_layers_in_use_while_growing():
+    G, D = LinearG(num_ws=8), LinearD((3, 4, 4))
+    G.synthesis.block_resolutions = [4, 8, 16, 32]
+
+    def render(ws, resolution=None, alpha=1.0):
+        return (ws.flatten(1) @ G.A.t()).reshape(-1, 3, 4, 4)
+
+    G.synthesis.forward = render
+    loss = StyleGANLoss(G, D, style_mixing_prob=1.0)
+    loss.synthesis_kwargs.update(resolution=8, alpha=1.0)  # blocks 4 and 8: ws 0-3 are read
+    for _ in range(20):
+        z = torch.randn(2, 4)
+        _, ws = loss.run_G(z, torch.zeros(2, 0))
+        mixed = ~(ws == z.unsqueeze(1)).all(dim=2).all(dim=0)
+        assert mixed[1:4].any()  # the mix always lands on a layer in use

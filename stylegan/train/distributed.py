@@ -52,6 +52,15 @@ def broadcast_module(module: torch.nn.Module, group: ProcessGroup) -> None:
             dist.broadcast(t.data, src=0)
 
 
+def broadcast_flag(value: bool, group: ProcessGroup, device: torch.device) -> bool:
+    """Rank 0's value of a flag, on every rank (a synchronization point)."""
+    if group.world_size == 1:
+        return value
+    flag = torch.tensor([float(value)], device=device)
+    dist.broadcast(flag, src=0)
+    return bool(flag.item())
+
+
 def average_gradients(params: Iterable[torch.nn.Parameter], group: ProcessGroup) -> None:
     """Replaces each parameter's gradient by its mean over the ranks (parameters without one are left alone; all
     ranks run the same phase at the same resolution, so they agree on which those are)."""

@@ -20,7 +20,7 @@ from .distributed import ProcessGroup, broadcast_module, init_from_environment, 
 from .loop import TrainingLoop
 from .options import NETWORK_OPTIONS, TrainingOptions, options_from, parse_args, resolve_options
 from .report import Log, ProgressLine, StatsWriter
-from .snapshot import read_snapshot, remove_interrupted_writes, resolve_snapshot
+from .snapshot import read_snapshot, resolve_snapshot
 
 
 def pick_device(spec: str, group: ProcessGroup) -> torch.device:
@@ -110,9 +110,9 @@ def _load_resume(given: dict, device: torch.device):
         networks = {k: data[k].to(device).train().requires_grad_(True) for k in ("G", "D", "G_ema")}
         return None, networks, None
     snapshot = resolve_snapshot(path)
-    remove_interrupted_writes(snapshot.parent)  # leftovers of a run killed while writing a snapshot
     networks, state = read_snapshot(snapshot, device=device)
-    base = {k: v for k, v in state["options"].items() if k not in ("resume", "dry_run", "device")}
+    # The options the run was given (its 'auto' ones are resolved again, for this run's processes and flags).
+    base = {k: v for k, v in state["given"].items() if k not in ("resume", "dry_run", "device")}
     return base, networks, state
 
 
@@ -130,7 +130,8 @@ def run(given: Dict[str, object]) -> Optional[Path]:
 
 def _run(given: dict, group: ProcessGroup, device: torch.device) -> Optional[Path]:
     base, networks, state = _load_resume(given, device) if given.get("resume") else (None, None, None)
-    o = options_from(given, base)
+    given = {**(base or {}), **given}
+    o = options_from(given)
     dataset = open_dataset(o.data, resolution=o.resolution, use_labels=o.cond, mirror=o.mirror,
                            max_size=o.max_size, on_corrupt=o.on_corrupt)
     if networks is not None:  # the networks' own architecture replaces the options that describe it
@@ -166,7 +167,7 @@ def _run(given: dict, group: ProcessGroup, device: torch.device) -> Optional[Pat
         _write_config(run_dir, o, dataset, G, D, group, device)
     progress = ProgressLine(o.kimg) if group.is_main else None
     log = Log(run_dir / "log.txt" if run_dir else None, progress) if group.is_main else _silent
-    loop = TrainingLoop(o, dataset, G, D, G_ema, group, device, run_dir, log, progress)
+    loop = TrainingLoop(o, dataset, G, D, G_ema, group, device, run_dir, log, progress, given=given)
     if state is not None:
         loop.load_state_dict(state)
     writer = None

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from ..data import Dataset
-from .distributed import ProcessGroup, average_gradients, average_in_place, average_scalars, check_replicas
+from .distributed import (ProcessGroup, average_gradients, average_in_place, average_scalars, broadcast_flag,
+                          check_replicas)
 from .growth import GrowthSchedule, resize_reals
 from .loss import StyleGANLoss
 from .options import TrainingOptions
@@ -89,11 +90,12 @@ class TrainingLoop:
 
     def __init__(self, o: TrainingOptions, dataset: Dataset, G: torch.nn.Module, D: torch.nn.Module,
                  G_ema: torch.nn.Module, group: ProcessGroup, device: torch.device, run_dir: Optional[Path],
-                 log: Log, progress: Optional[ProgressLine]):
+                 log: Log, progress: Optional[ProgressLine], given: Optional[dict] = None):
         self.o, self.dataset, self.group, self.device = o, dataset, group, device
         self.G, self.D, self.G_ema = G.train().requires_grad_(False), D.train().requires_grad_(False), \
             G_ema.eval().requires_grad_(False)
         self.run_dir, self.log, self.progress = run_dir, log, progress
+        self.given = dict(given or {})  # the options as given, stored so that a resumed run resolves 'auto' again
         self.phases = make_phases(o, G, D)
         self.loss = StyleGANLoss(G, D, loss=o.loss, r1_gamma=o.gamma, pl_weight=o.pl_weight, pl_decay=o.pl_decay,
                                  pl_batch_shrink=o.pl_batch_shrink, style_mixing_prob=o.style_mixing,
@@ -116,8 +118,9 @@ class TrainingLoop:
     # ----- state for snapshots
 
     def state_dict(self, rng_states: list) -> dict:
-        return dict(options=self.o.to_dict(), nimg=self.nimg, batch_idx=self.batch_idx, tick=self.tick,
-                    elapsed=self.elapsed, nonfinite=dict(self.nonfinite), pl_mean=self.loss.pl_mean.cpu(),
+        return dict(options=self.o.to_dict(), given=self.given, nimg=self.nimg, batch_idx=self.batch_idx,
+                    tick=self.tick, elapsed=self.elapsed, nonfinite=dict(self.nonfinite),
+                    pl_mean=self.loss.pl_mean.cpu(),
                     optimizers={p.name[0]: p.opt.state_dict() for p in self.phases if p.name[1:] != "reg"},
                     world_size=self.group.world_size, rng=rng_states)
 
@@ -129,6 +132,8 @@ class TrainingLoop:
         for p in self.phases:
             if p.name[1:] != "reg":
                 p.opt.load_state_dict(state["optimizers"][p.name[0]])
+                for group in p.opt.param_groups:  # the moments come back; the rates are this run's options
+                    group["lr"], group["betas"] = p.opt.defaults["lr"], p.opt.defaults["betas"]
         rng = state["rng"]
         if state["world_size"] == self.group.world_size:
             set_rng_state(rng[self.group.rank], self.device)
@@ -283,12 +288,20 @@ class TrainingLoop:
     def snapshot(self) -> None:
         """Writes a snapshot (every process takes part: the random states of all of them are stored)."""
         rng = gather_rng_states(self.device, self.group)
-        if not self.group.is_main:
-            return
-        path = write_snapshot(self.run_dir, self.nimg, {"G": self.G, "D": self.D, "G_ema": self.G_ema},
-                              self.state_dict(rng), info={"tick": self.tick})
-        removed = prune_snapshots(self.run_dir, self.o.keep_snapshots)
-        self.log(f"snapshot {path.name}" + (f" (removed {len(removed)} older)" if removed else ""))
+        error = None
+        if self.group.is_main:
+            try:
+                path = write_snapshot(self.run_dir, self.nimg, {"G": self.G, "D": self.D, "G_ema": self.G_ema},
+                                      self.state_dict(rng), info={"tick": self.tick})
+                removed = prune_snapshots(self.run_dir, self.o.keep_snapshots)
+                self.log(f"snapshot {path.name}" + (f" (removed {len(removed)} older)" if removed else ""))
+            except Exception as e:  # noqa: BLE001 (re-raised below, after telling the other processes)
+                error = e
+        # Every process waits for the write and learns how it went: none exits (or trains on) while rank 0 writes.
+        if not broadcast_flag(error is None, self.group, self.device):
+            if error is not None:
+                raise error
+            raise RuntimeError("rank 0 failed to write a snapshot (see its log)")
 
     def run(self, writer: Optional[StatsWriter]) -> None:
         """Trains until o.kimg thousand images; a snapshot every o.snap ticks and at the end."""
@@ -296,6 +309,7 @@ class TrainingLoop:
         total = int(o.kimg * 1000)
         data = self._data()
         tick_start_nimg, tick_start = self.nimg, time.monotonic()
+        self._set_resolution()
         if main:
             save_png(self._render_grid(), self.run_dir / f"fakes{self.nimg:09d}.png")
         while self.nimg < total:

@@ -36,16 +36,25 @@ class StyleGANLoss:
 
     def run_G(self, z: torch.Tensor, c: torch.Tensor):
         """Images and the ws they came from, with style mixing: with probability style_mixing_prob the ws from a
-        random layer on come from another z."""
+        random layer on (among the layers in use) come from another z."""
         ws = self.G.mapping(z, c)
-        if self.style_mixing_prob > 0 and ws.shape[1] > 1:
-            cutoff = int(torch.randint(1, ws.shape[1], []))
+        used = self._num_ws_used(ws.shape[1])
+        if self.style_mixing_prob > 0 and used > 1:
+            cutoff = int(torch.randint(1, used, []))
             if torch.rand([]) >= self.style_mixing_prob:
                 cutoff = ws.shape[1]
             if cutoff < ws.shape[1]:
                 mixed = self.G.mapping(torch.randn_like(z), c, update_w_avg=False)
                 ws = torch.cat([ws[:, :cutoff], mixed[:, cutoff:]], dim=1)
         return self.G.synthesis(ws, **self.synthesis_kwargs), ws
+
+    def _num_ws_used(self, num_ws: int) -> int:
+        """The ws the synthesis reads: all, or while growing those of the blocks up to the current resolution (two
+        per block in the StyleGAN synthesis)."""
+        resolution = self.synthesis_kwargs.get("resolution")
+        if resolution is None:
+            return num_ws
+        return 2 * (self.G.synthesis.block_resolutions.index(resolution) + 1)
 
     def run_D(self, img: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         return self.D(img, c, **self.d_kwargs)
@@ -75,8 +84,9 @@ class StyleGANLoss:
         noise = torch.randn_like(img) / np.sqrt(img.shape[2] * img.shape[3])
         grads, = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
         lengths = grads.square().sum(2).mean(1).sqrt()
-        with torch.no_grad():
-            self.pl_mean.copy_(self.pl_mean.lerp(self.average(lengths.mean().detach()), self.pl_decay))
+        with torch.no_grad():  # a non-finite batch (say a float16 overflow) must not poison the running mean
+            updated = self.pl_mean.lerp(self.average(lengths.mean().detach()), self.pl_decay)
+            self.pl_mean.copy_(torch.where(updated.isfinite(), updated, self.pl_mean))
         penalty = (lengths - self.pl_mean).square()
         (penalty * self.pl_weight).mean().mul(gain).backward()
         return {"Loss/pl_penalty": penalty.detach(), "Loss/pl_mean": self.pl_mean.detach().clone()}

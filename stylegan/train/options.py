@@ -152,14 +152,13 @@ def parse_args(argv=None) -> dict:
     return vars(build_parser().parse_args(argv))
 
 
-def options_from(given: dict, base: Optional[dict] = None) -> TrainingOptions:
-    """TrainingOptions from `base` (a resumed run's options) overridden by `given`; unknown keys are an error."""
+def options_from(given: dict) -> TrainingOptions:
+    """TrainingOptions from a dict of given options (the rest 'auto' or their defaults); unknown keys are an error."""
     known = {f.name for f in dataclasses.fields(TrainingOptions)}
-    merged = {**(base or {}), **given}
-    unknown = sorted(set(merged) - known)
+    unknown = sorted(set(given) - known)
     if unknown:
         raise ValueError(f"unknown training options: {unknown}")
-    return TrainingOptions(**merged)
+    return TrainingOptions(**given)
 
 
 # Options that shape the networks: fixed by the file when resuming.
@@ -170,7 +169,8 @@ NETWORK_OPTIONS = ("arch", "g_arch", "d_arch", "cbase", "cmax", "z_dim", "w_dim"
 def resolve_options(opts: TrainingOptions, resolution: int, builtin: bool, world_size: int,
                     cuda: bool) -> TrainingOptions:
     """opts with every 'auto' (None) resolved, for a dataset of this resolution (built-in or not), world_size
-    processes, on CUDA or not; checks the combinations. The values of NVIDIA's 'auto' configuration for real data."""
+    processes, on CUDA or not; checks the combinations. The values of NVIDIA's 'auto' configuration for real data,
+    except the mapping network, which keeps the papers' 8 layers (--map; NVIDIA's auto uses 2 for speed)."""
     o = dataclasses.replace(opts)
     o.resolution = resolution
     for name in ("batch", "batch_gpu"):
@@ -242,6 +242,9 @@ def _check(o: TrainingOptions) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
     if not 0 <= o.style_mixing <= 1:
         raise ValueError(f"--style-mixing must be in [0, 1], got {o.style_mixing}")
+    if o.growing and o.arch != "stylegan":
+        raise ValueError("--growing needs --arch stylegan (progressive growing is StyleGAN's training scheme; the "
+                         "StyleGAN2 synthesis renders one resolution)")
     if o.growing and o.d_arch == "skip":
         raise ValueError("--growing needs --d-arch orig or resnet (a skip discriminator has no progressive form)")
     if o.growing and not 4 <= o.pg_start <= o.resolution:

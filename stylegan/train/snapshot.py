@@ -8,7 +8,8 @@ that a run killed at any moment leaves every earlier snapshot intact and loadabl
         snapshot.json                                     what the snapshot is, for people and tools
 
 Every file is flushed and fsync'ed, then the directory, then it is renamed, then the run directory is fsync'ed.
-A directory still named .snapshot-*.tmp is an interrupted write: never read, and removed when the run is resumed."""
+A directory still named .snapshot-*.tmp is an interrupted write (a process killed while writing): never read, and
+safe to delete once that run has stopped."""
 
 import json
 import os
@@ -34,6 +35,12 @@ def snapshot_name(nimg: int) -> str:
     return f"snapshot-{nimg:09d}"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -50,6 +57,7 @@ def write_snapshot(run_dir: PathLike, nimg: int, networks: Dict[str, torch.nn.Mo
     final = run_dir / snapshot_name(nimg)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=run_dir))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a snapshot is as readable as any new directory
         for key, net in networks.items():
             save_network(net, tmp / f"{key}.safetensors")
         with open(tmp / STATE_FILE, "wb") as f:
@@ -81,14 +89,6 @@ def list_snapshots(run_dir: PathLike) -> List[Path]:
     run_dir = Path(run_dir)
     found = [(int(m.group(1)), p) for p in run_dir.iterdir() if p.is_dir() and (m := _NAME.match(p.name))]
     return [p for _, p in sorted(found)]
-
-
-def remove_interrupted_writes(run_dir: PathLike) -> List[Path]:
-    """Deletes the temporary directories of snapshot writes that never finished; returns what it removed."""
-    removed = [p for p in Path(run_dir).glob(".snapshot-*.tmp") if p.is_dir()]
-    for p in removed:
-        shutil.rmtree(p, ignore_errors=True)
-    return removed
 
 
 def prune_snapshots(run_dir: PathLike, keep: int) -> List[Path]:
