@@ -37,3 +37,29 @@ def stand_ins(tmp_path_factory, monkeypatch):
     yield root
     for name in ("torch_utils.persistence", "torch_utils", "dnnlib.util", "dnnlib"):
         sys.modules.pop(name, None)
+
+
+def tiny_generator(variant: str = "stylegan2", c_dim: int = 0, resolution: int = 16, seed: int = 0):
+    """A small generator with random (not zero-initialised) weights and a w_avg, for the tools' tests."""
+    from stylegan.networks import Generator
+
+    torch.manual_seed(seed)
+    G = Generator(z_dim=16, c_dim=c_dim, w_dim=16, img_resolution=resolution, img_channels=3, variant=variant,
+                  mapping_kwargs=dict(num_layers=2), synthesis_kwargs=dict(channel_base=256, channel_max=32))
+    with torch.no_grad():
+        for name, p in G.named_parameters():
+            if "noise_strength" in name or name.endswith("noise_weight"):
+                p.fill_(0.1)  # noise visible, so noise modes differ
+        G.mapping.w_avg.copy_(G.mapping(torch.randn(256, G.z_dim), None if c_dim == 0 else
+                                        torch.eye(c_dim)[torch.randint(c_dim, [256])])[:, 0].mean(0))
+    return G.eval().requires_grad_(False)
+
+
+@pytest.fixture(scope="session")
+def tiny_network_file(tmp_path_factory):
+    """Path of a saved tiny StyleGAN2 generator (our safetensors format), 16x16 RGB, unconditional."""
+    from stylegan import save_network
+
+    path = tmp_path_factory.mktemp("networks") / "tiny-G.safetensors"
+    save_network(tiny_generator(), path)
+    return path

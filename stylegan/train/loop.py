@@ -18,7 +18,8 @@ from .distributed import (ProcessGroup, average_gradients, average_in_place, ave
 from .growth import GrowthSchedule, resize_reals
 from .loss import StyleGANLoss
 from .options import TrainingOptions
-from .report import Log, ProgressLine, Statistics, StatsWriter, format_duration, grid_image, save_png
+from ..images import grid_image, save_png
+from .report import Log, ProgressLine, Statistics, StatsWriter, format_duration
 from .sampler import GlobalBatchSampler
 from .snapshot import prune_snapshots, write_snapshot
 

@@ -11,7 +11,6 @@ from typing import Dict, Optional, TextIO
 
 import numpy as np
 import torch
-from PIL import Image
 
 
 class Statistics:
@@ -128,28 +127,3 @@ class StatsWriter:
     def close(self) -> None:
         self.jsonl.close()
         self.tensorboard.close()
-
-
-def grid_image(images: torch.Tensor, columns: int, min_cell: int = 64) -> np.ndarray:
-    """Images [N, C, H, W] in [-1, 1] as one uint8 HWC grid, `columns` wide, each cell enlarged (nearest neighbour)
-    to at least `min_cell` pixels."""
-    n, c, h, w = images.shape
-    rows = -(-n // columns)
-    x = ((images.detach().float().cpu() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-    if n < rows * columns:
-        x = torch.cat([x, torch.zeros([rows * columns - n, c, h, w], dtype=torch.uint8)])
-    scale = max(1, -(-min_cell // h))
-    if scale > 1:
-        x = x.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
-        h, w = h * scale, w * scale
-    x = x.reshape(rows, columns, c, h, w).permute(0, 3, 1, 4, 2).reshape(rows * h, columns * w, c)
-    return x.numpy()
-
-
-def save_png(grid: np.ndarray, path: Path) -> None:
-    """An HWC uint8 array (1, 3 or 4 channels) as a PNG, written whole before it takes the name."""
-    mode = {1: "L", 3: "RGB", 4: "RGBA"}[grid.shape[2]]
-    image = Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid, mode)
-    tmp = path.with_name(path.name + ".tmp")
-    image.save(tmp, format="PNG")
-    tmp.replace(path)
