@@ -38,8 +38,13 @@ def init_from_environment(device_type: str) -> ProcessGroup:
     return ProcessGroup(rank, world_size, local_rank)
 
 
-def shutdown(group: ProcessGroup) -> None:
+def shutdown(group: ProcessGroup, finished: bool) -> None:
+    """Leaves the process group. After a finished run every rank first waits for the others (a rank tearing down
+    gloo while a peer still uses its connections aborted the process now and then); after an error it does not wait,
+    since a peer may never arrive."""
     if group.world_size > 1 and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -122,10 +122,13 @@ def run(given: Dict[str, object]) -> Optional[Path]:
     device_spec = str(given.get("device", "auto"))
     group = init_from_environment("cuda" if device_spec.startswith("cuda") or
                                   (device_spec == "auto" and torch.cuda.is_available()) else "cpu")
+    finished = False
     try:
-        return _run(given, group, pick_device(device_spec, group))
+        run_dir = _run(given, group, pick_device(device_spec, group))
+        finished = True
+        return run_dir
     finally:
-        shutdown(group)
+        shutdown(group, finished)
 
 
 def _run(given: dict, group: ProcessGroup, device: torch.device) -> Optional[Path]:
