@@ -65,8 +65,10 @@ def _final_state(run_dir: Path):
     return tensors, state
 
 
-@pytest.mark.parametrize("extra", [{}, {"arch": "stylegan", "pg_start": 8, "pg_kimg": 0.008}],
-                         ids=["stylegan2", "stylegan-growing"])
+@pytest.mark.parametrize("extra", [{}, {"arch": "stylegan", "pg_start": 8, "pg_kimg": 0.008},
+                                   {"aug": "ada", "p": 0.3, "ada_kimg": 0.05, "ada_interval": 1, "tick": 0.004,
+                                    "snap": 2}],
+                         ids=["stylegan2", "stylegan-growing", "ada"])
 def test_resume_continues_exactly(tmp_path, extra):
     straight = tiny_run(tmp_path / "a", kimg=0.032, **extra)
     middle = list_snapshots(straight)[1]  # after 16 images
@@ -78,6 +80,11 @@ def test_resume_continues_exactly(tmp_path, extra):
     for name, tensor in expected.items():
         torch.testing.assert_close(actual[name], tensor, rtol=1e-5, atol=1e-6, msg=name)
     torch.testing.assert_close(state_b["pl_mean"], state_a["pl_mean"])
+    assert state_b["ada"] == state_a["ada"]
+    if "aug" in extra:  # r_t of 4 signs is never the target 0.6: p moves by 4 / 50 at every step (a tick)
+        ps = [0.3] + [s["Progress/augment"] for s in stats_lines(straight)]
+        assert all(abs(b - a) == pytest.approx(0.08) or b == 0 for a, b in zip(ps, ps[1:])), ps
+        assert ps[-1] == pytest.approx(state_a["ada"]["p"])
     # The run before the snapshot really changed the weights: the comparison is not between untouched networks.
     before = read_snapshot(list_snapshots(straight)[0])[0]["G"].state_dict()
     after = read_snapshot(middle)[0]["G"].state_dict()
@@ -110,6 +117,7 @@ def test_resume_from_an_nvidia_pickle_fine_tunes_it(tmp_path, stand_ins):
                    "kimg": 0.008, "tick": 0.008, "workers": 0})
     networks, state = read_snapshot(list_snapshots(run_dir)[-1])
     assert state["nimg"] == 8
+    assert json.loads((run_dir / "training_options.json").read_text())["options"]["ada_kimg"] == 100
     moved = (networks["G"].synthesis.b16.conv1.weight - G.synthesis.b16.conv1.weight).abs().max()
     assert 0 < moved < 1  # trained from the pickle's weights, not from a fresh initialisation
     with pytest.raises(ValueError, match="img_resolution=16 but the dataset needs 32"):
@@ -350,7 +358,9 @@ def test_auto_configuration_follows_the_resolution():
     o = resolve_options(TrainingOptions(fp32=True), 256, builtin=False, world_size=1, cuda=True)
     assert (o.fp16_res, o.conv_clamp) == (0, None)
     o = resolve_options(TrainingOptions(arch="stylegan"), 32, builtin=True, world_size=1, cuda=False)
-    assert o.growing and o.pl_weight == 0 and o.fp16_res == 0
+    assert o.growing and o.pl_weight == 0 and o.fp16_res == 0 and o.aug == "noaug"
+    o = resolve_options(TrainingOptions(), 32, builtin=False, world_size=1, cuda=False)
+    assert (o.aug, o.augpipe, o.p, o.target, o.ada_kimg) == ("ada", "bgc", 0.0, 0.6, 500)
 
 
 @pytest.mark.parametrize("options, match", [
@@ -362,6 +372,10 @@ def test_auto_configuration_follows_the_resolution():
     (dict(style_mixing=1.5), "--style-mixing must be in"),
     (dict(arch="stylegan", growing=True, d_arch="skip"), "--growing needs --d-arch"),
     (dict(arch="stylegan2", growing=True), "--growing needs --arch stylegan"),
+    (dict(aug="fixed"), "--aug fixed needs --p > 0"),
+    (dict(aug="noaug", p=0.2), "--p 0.2 with --aug noaug"),
+    (dict(aug="ada", p=1.5), "--p must be in"),
+    (dict(aug="ada", target=-0.1), "--target must be in"),
 ])
 def test_bad_options_are_refused(options, match):
     with pytest.raises(ValueError, match=match):

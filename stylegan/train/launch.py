@@ -139,6 +139,8 @@ def _run(given: dict, group: ProcessGroup, device: torch.device) -> Optional[Pat
                            max_size=o.max_size, on_corrupt=o.on_corrupt)
     if networks is not None:  # the networks' own architecture replaces the options that describe it
         o.arch, o.growing = networks["G"].variant, bool(networks["D"].init_kwargs.get("progressive", False))
+        if state is None and o.ada_kimg is None:  # fine-tuning a published network: ADA reacts faster
+            o.ada_kimg = 100
     o = resolve_options(o, dataset.resolution, o.data is None, group.world_size, device.type == "cuda")
     if o.dry_run:
         if group.is_main:

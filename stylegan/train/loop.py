@@ -12,13 +12,14 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
+from ..augment import AdaController, make_augment_pipe
 from ..data import Dataset
 from .distributed import (ProcessGroup, average_gradients, average_in_place, average_scalars, broadcast_flag,
                           check_replicas)
 from .growth import GrowthSchedule, resize_reals
 from .loss import StyleGANLoss
-from .options import TrainingOptions
 from ..images import grid_image, save_png
+from .options import TrainingOptions
 from .report import Log, ProgressLine, Statistics, StatsWriter, format_duration
 from .sampler import GlobalBatchSampler
 from .snapshot import prune_snapshots, write_snapshot
@@ -105,6 +106,12 @@ class TrainingLoop:
             self.loss.synthesis_kwargs["force_fp32"] = True
         if o.fp32:
             self.loss.d_kwargs["force_fp32"] = True
+        self.ada = None
+        if o.aug != "noaug":
+            self.loss.augment_pipe = make_augment_pipe(o.augpipe, o.p).to(device)
+            if o.aug == "ada":
+                self.ada = AdaController(self.loss.augment_pipe, target=o.target, interval=o.ada_interval,
+                                         kimg=o.ada_kimg, average=lambda t: average_scalars(t, group))
         self.growth = GrowthSchedule(o.pg_start, dataset.resolution, o.pg_kimg) if o.growing else None
         self.nimg = self.batch_idx = self.tick = 0
         self.elapsed = 0.0  # training seconds over all sessions of the run
@@ -121,7 +128,7 @@ class TrainingLoop:
     def state_dict(self, rng_states: list) -> dict:
         return dict(options=self.o.to_dict(), given=self.given, nimg=self.nimg, batch_idx=self.batch_idx,
                     tick=self.tick, elapsed=self.elapsed, nonfinite=dict(self.nonfinite),
-                    pl_mean=self.loss.pl_mean.cpu(),
+                    pl_mean=self.loss.pl_mean.cpu(), ada=self.ada.state_dict() if self.ada else None,
                     optimizers={p.name[0]: p.opt.state_dict() for p in self.phases if p.name[1:] != "reg"},
                     world_size=self.group.world_size, rng=rng_states)
 
@@ -130,6 +137,8 @@ class TrainingLoop:
         self.elapsed = state["elapsed"]
         self.nonfinite.update(state["nonfinite"])
         self.loss.pl_mean.copy_(state["pl_mean"])
+        if self.ada is not None and state.get("ada") is not None:  # else (the run did not use ADA) p starts at --p
+            self.ada.load_state_dict(state["ada"])
         for p in self.phases:
             if p.name[1:] != "reg":
                 p.opt.load_state_dict(state["optimizers"][p.name[0]])
@@ -201,6 +210,8 @@ class TrainingLoop:
                                                     gen_c[part], gain=phase.interval / rounds)
             for name, value in values.items():
                 self.stats.add(name, value)
+            if self.ada is not None and "Loss/scores/real" in values:
+                self.ada.accumulate(values["Loss/scores/real"])
         phase.module.requires_grad_(False)
         grads = [p.grad for p in phase.module.parameters() if p.grad is not None]
         average_gradients(phase.module.parameters(), self.group)
@@ -247,6 +258,8 @@ class TrainingLoop:
             # single process would have made from the whole batch (the update is linear in the batch means).
             average_in_place(self.G.mapping.w_avg, self.group)
         self._update_ema()
+        if self.ada is not None:
+            self.ada.step(self.o.batch)
         self.nimg += self.o.batch
         self.batch_idx += 1
 
@@ -260,6 +273,10 @@ class TrainingLoop:
                        "Timing/total_hours": self.elapsed / 3600,
                        "Resources/cpu_max_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20})
         values.update({f"Progress/nonfinite_steps/{k}": v for k, v in self.nonfinite.items()})
+        if self.loss.augment_pipe is not None:
+            values["Progress/augment"] = float(self.loss.augment_pipe.p)
+        if self.ada is not None and self.ada.rt is not None:
+            values["Progress/ada_rt"] = self.ada.rt
         if self.growth is not None:
             values.update({"Progress/resolution": self.loss.d_kwargs["resolution"],
                            "Progress/alpha": self.loss.d_kwargs["alpha"]})
@@ -277,6 +294,8 @@ class TrainingLoop:
                            ("Loss/scores/fake", "D(fake)"), ("Loss/r1_penalty", "R1"), ("Loss/pl_penalty", "PL")):
             if key in v:
                 parts.append(f"{label} {v[key]:.3f}")
+        if "Progress/augment" in v:
+            parts.append(f"augment {v['Progress/augment']:.3f}")
         skipped = sum(self.nonfinite.values())
         if skipped:
             parts.append(f"non-finite steps skipped {skipped}")

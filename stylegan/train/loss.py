@@ -5,7 +5,7 @@ Phases: 'Gmain' (G's adversarial loss), 'Greg' (path length), 'Gboth'; 'Dmain' (
 WGAN-GP its gradient penalty and drift), 'Dreg' (R1), 'Dboth'. accumulate_gradients adds one phase's gradients
 (times `gain`, the lazy-regularization interval) to the parameters' .grad and returns the values it computed."""
 
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ class StyleGANLoss:
         # Extra arguments of G.synthesis and D (progressive growing: resolution and alpha; force_fp32).
         self.synthesis_kwargs: Dict[str, object] = {}
         self.d_kwargs: Dict[str, object] = {}
+        self.augment_pipe: Optional[torch.nn.Module] = None  # applied to every image D sees (ADA)
 
     def run_G(self, z: torch.Tensor, c: torch.Tensor):
         """Images and the ws they came from, with style mixing: with probability style_mixing_prob the ws from a
@@ -57,6 +58,9 @@ class StyleGANLoss:
         return 2 * (self.G.synthesis.block_resolutions.index(resolution) + 1)
 
     def run_D(self, img: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """D's logits for images, augmented first when there is a pipe (R1 then differentiates through it)."""
+        if self.augment_pipe is not None:
+            img = self.augment_pipe(img)
         return self.D(img, c, **self.d_kwargs)
 
     def accumulate_gradients(self, phase: str, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor,

@@ -7,12 +7,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ..augment import PRESETS as AUGMENT_PRESETS
 from ..networks.synthesis import ARCHITECTURES
 from .loss import LOSSES
 
 AUTO = "auto"
 ARCHS = ("stylegan2", "stylegan")
 PRECISIONS = ("fp16", "bf16")
+AUGMENTATIONS = ("ada", "fixed", "noaug")
 
 
 def _opt(default, help: str, group: str, choices=None, flag: Optional[str] = None, metavar: Optional[str] = None):
@@ -89,6 +91,19 @@ class TrainingOptions:
     d_reg_interval: int = _opt(16, "lazy regularization: R1 every N D steps (0: with every step)", "objectives",
                                metavar="N")
     style_mixing: float = _opt(0.9, "style-mixing regularization probability", "objectives")
+    # Augmentation
+    aug: Optional[str] = _opt(None, "augment everything D sees: ada (p tuned so that D's sign on reals averages "
+                                    "--target), fixed (p = --p), noaug (auto: ada for real data, noaug for the "
+                                    "built-in dataset)", "augmentation", choices=AUGMENTATIONS)
+    augpipe: str = _opt("bgc", "augmentations used, NVIDIA's presets: blit, geom, color, filter, noise, cutout and "
+                               "combinations of their initials, e.g. bgc = blit + geom + color", "augmentation",
+                       choices=tuple(AUGMENT_PRESETS))
+    p: Optional[float] = _opt(None, "augmentation probability: with --aug fixed the p used, with ada the starting "
+                                    "p (auto: 0)", "augmentation")
+    target: float = _opt(0.6, "ADA target for E[sign(D(augmented reals))]", "augmentation")
+    ada_kimg: Optional[float] = _opt(None, "ADA speed: p can go from 0 to 1 in this many thousand images (auto: "
+                                           "500; 100 when fine-tuning from an NVIDIA pickle)", "augmentation")
+    ada_interval: int = _opt(4, "ADA adjusts p every N steps", "augmentation", metavar="N")
     # Optimization
     batch: Optional[int] = _opt(None, "total batch size over all processes (auto: NVIDIA's rule from the "
                                       "resolution, 32 for the built-in dataset)", "optimization")
@@ -114,7 +129,7 @@ class TrainingOptions:
         return dataclasses.asdict(self)
 
 
-GROUPS = ("data", "run", "networks", "objectives", "optimization", "precision")
+GROUPS = ("data", "run", "networks", "objectives", "augmentation", "optimization", "precision")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -218,6 +233,12 @@ def resolve_options(opts: TrainingOptions, resolution: int, builtin: bool, world
         o.pg_kimg = o.kimg / 10 if builtin else 600
     if o.workers is None:
         o.workers = 0 if builtin else 2
+    if o.aug is None:
+        o.aug = "noaug" if builtin else "ada"
+    if o.p is None:
+        o.p = 0.0
+    if o.ada_kimg is None:
+        o.ada_kimg = 500
     mixed = cuda and not o.fp32 and o.fp16_res > 0
     if o.conv_clamp is None:
         o.conv_clamp = 256 if mixed else None
@@ -240,6 +261,16 @@ def _check(o: TrainingOptions) -> None:
     for name, value in non_negative.items():
         if not value >= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+    if not 0 <= o.p <= 1:
+        raise ValueError(f"--p must be in [0, 1], got {o.p}")
+    if not 0 <= o.target <= 1:
+        raise ValueError(f"--target must be in [0, 1], got {o.target}")
+    if not o.ada_kimg > 0 or not o.ada_interval >= 1:
+        raise ValueError(f"--ada-kimg must be > 0 and --ada-interval >= 1, got {o.ada_kimg} and {o.ada_interval}")
+    if o.aug == "fixed" and o.p == 0:
+        raise ValueError("--aug fixed needs --p > 0 (with p = 0 nothing is augmented: use --aug noaug)")
+    if o.aug == "noaug" and o.p > 0:
+        raise ValueError(f"--p {o.p} with --aug noaug: choose --aug fixed or ada")
     if not 0 <= o.style_mixing <= 1:
         raise ValueError(f"--style-mixing must be in [0, 1], got {o.style_mixing}")
     if o.growing and o.arch != "stylegan":
