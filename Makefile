@@ -32,4 +32,4 @@ torch:
 	@$(PYTHON) -c "import torch" 2>/dev/null || $(PIP) torch==$(TORCH_VERSION) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 
 test-deps:
-	$(PIP) "pytest>=7" "hypothesis>=6" "pytest-benchmark>=4"
+	$(PIP) "pytest>=7" "hypothesis>=6" "pytest-benchmark>=4" imageio-ffmpeg

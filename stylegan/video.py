@@ -78,9 +78,13 @@ def _write_mp4(frames: Iterable[np.ndarray], path: Path, fps: float, ffmpeg: str
         if process.wait() != 0:
             raise RuntimeError(f"ffmpeg failed writing {path}: {error.strip()}")
     finally:
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
+        if process is not None:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            process.stderr.close()
+            if not process.stdin.closed:
+                process.stdin.close()
 
 
 def _write_gif(frames: Iterable[np.ndarray], path: Path, fps: float) -> None:

@@ -1,0 +1,236 @@
+"""Latent walks as videos: from seed to seed (optionally back to the first), or a random walk from one seed.
+
+    python -m stylegan.interpolate --network G.safetensors --seeds 1,5,9 --loop --outdir out
+    python -m stylegan.interpolate --network G.safetensors --seeds 7 --random-walk --steps 10 --space w --outdir out
+
+Writes walk.mp4 (walk.gif, with a warning, when imageio-ffmpeg is not installed) and with --frames every frame as
+frames/frameNNNN.png. In z the walk follows great circles (slerp; z is normalized before the mapping, so only its
+direction matters); in w it goes in straight lines (lerp). A random walk moves each step --step-size of the way
+towards a fresh random latent, drawn from the start seed's random stream. The noise mode is const by default, so that
+the video does not flicker."""
+
+import argparse
+import math
+import sys
+from typing import Iterable, Iterator, Optional, Sequence
+
+import numpy as np
+import torch
+
+from .cli import (check_seeds, class_labels, load_generator, parse_range, pick_device, progress, run_command,
+                  z_from_seed)
+from .generate import NOISE_MODES, check_truncation, images_from_ws, prepare_outdir, ws_from_seeds
+from .images import save_png, to_uint8
+from .video import write_video
+
+SPACES = ("z", "w")
+DEFAULT_STEPS = 8
+DEFAULT_STEP_SIZE = 0.5
+
+
+def _check_space(space: str) -> None:
+    if space not in SPACES:
+        raise ValueError(f"--space: must be one of {SPACES}, got {space!r}")
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation along the last dimension: the direction moves from a's to b's along the great circle
+    at constant angular speed while the length goes linearly from |a| to |b|; a lerp where the directions are
+    (anti)parallel or a length is 0. t = 0 gives a, t = 1 gives b (up to rounding)."""
+    a64, b64 = a.double(), b.double()
+    na, nb = a64.norm(dim=-1, keepdim=True), b64.norm(dim=-1, keepdim=True)
+    ua, ub = a64 / torch.where(na > 0, na, 1), b64 / torch.where(nb > 0, nb, 1)
+    omega = torch.arccos((ua * ub).sum(dim=-1, keepdim=True).clamp(-1, 1))
+    sin_omega = torch.sin(omega)
+    degenerate = (sin_omega < 1e-6) | (na == 0) | (nb == 0)
+    sin_omega = torch.where(degenerate, 1, sin_omega)
+    direction = (torch.sin((1 - t) * omega) * ua + torch.sin(t * omega) * ub) / sin_omega
+    out = torch.where(degenerate, torch.lerp(a64, b64, t), direction * torch.lerp(na, nb, t))
+    return out.to(a.dtype)
+
+
+def latent_path(keys: torch.Tensor, frames_per_transition: int, space: str = "z", loop: bool = False) -> torch.Tensor:
+    """The latents [T, ...] of a walk through keys [K, ...] (z [K, z_dim] or w [K, num_ws, w_dim]):
+    frames_per_transition frames per transition (slerp in z, lerp in w), each starting with its key exactly, then
+    the last key; with loop a last transition back to the first key, which is then the last frame.
+    T = (K - 1 + loop) * frames_per_transition + 1."""
+    _check_space(space)
+    if frames_per_transition < 1:
+        raise ValueError(f"--frames-per-transition: must be at least 1, got {frames_per_transition}")
+    if len(keys) < (1 if loop else 2):
+        raise ValueError(f"a walk needs at least {'one keyframe' if loop else 'two keyframes'}, got {len(keys)}")
+    if loop:
+        keys = torch.cat([keys, keys[:1]])
+    path = []
+    for a, b in zip(keys[:-1], keys[1:]):
+        path.append(a)
+        for i in range(1, frames_per_transition):
+            t = i / frames_per_transition
+            path.append(slerp(a, b, t) if space == "z" else torch.lerp(a, b, t))
+    path.append(keys[-1])
+    return torch.stack(path)
+
+
+@torch.no_grad()
+def seed_keys(G: torch.nn.Module, seeds: Sequence[int], space: str = "z", truncation_psi: float = 1,
+              truncation_cutoff: Optional[int] = None, class_idx: Optional[int] = None) -> torch.Tensor:
+    """Keyframes for the seeds: their z [K, z_dim] (z_from_seed), or in w their ws [K, num_ws, w_dim] with
+    truncation (ws_from_seeds)."""
+    _check_space(space)
+    check_seeds(seeds)
+    if space == "z":
+        return torch.cat([z_from_seed(G, seed) for seed in seeds])
+    return ws_from_seeds(G, seeds, truncation_psi, truncation_cutoff, class_idx)
+
+
+@torch.no_grad()
+def random_walk_keys(G: torch.nn.Module, seed: int, steps: int, step_size: float = DEFAULT_STEP_SIZE,
+                     space: str = "z", truncation_psi: float = 1, truncation_cutoff: Optional[int] = None,
+                     class_idx: Optional[int] = None) -> torch.Tensor:
+    """steps + 1 keyframes: the seed's latent (as z_from_seed), then each step `step_size` of the way (slerp in z,
+    lerp in w) towards a new random latent; the seed's numpy RandomState draws them all."""
+    _check_space(space)
+    check_seeds([seed])
+    if steps < 1:
+        raise ValueError(f"--steps: must be at least 1, got {steps}")
+    if not 0 < step_size <= 1:
+        raise ValueError(f"--step-size: must be in (0, 1], got {step_size}")
+    device = next(G.parameters()).device
+    zs = torch.from_numpy(np.random.RandomState(seed).randn(steps + 1, G.z_dim)).float().to(device)
+    if space == "w":  # one latent at a time, so that the start is exactly ws_from_seeds' w of the seed
+        c = class_labels(G, class_idx)
+        targets = torch.cat([G.mapping(z.unsqueeze(0), c, truncation_psi=truncation_psi,
+                                       truncation_cutoff=truncation_cutoff, update_w_avg=False) for z in zs])
+    else:
+        targets = zs
+    keys = [targets[0]]
+    for target in targets[1:]:
+        keys.append(slerp(keys[-1], target, step_size) if space == "z" else torch.lerp(keys[-1], target, step_size))
+    return torch.stack(keys)
+
+
+def walk_path(G: torch.nn.Module, seeds: Sequence[int], frames_per_transition: int = 30, space: str = "z",
+              loop: bool = False, random_walk_steps: Optional[int] = None, step_size: float = DEFAULT_STEP_SIZE,
+              truncation_psi: float = 1, truncation_cutoff: Optional[int] = None,
+              class_idx: Optional[int] = None) -> torch.Tensor:
+    """The latents of a walk through the seeds, or with random_walk_steps a random walk from the one seed given
+    (latent_path of seed_keys or random_walk_keys)."""
+    if random_walk_steps is not None:
+        if len(seeds) != 1:
+            raise ValueError(f"--seeds: a random walk starts from one seed, got {len(seeds)}")
+        keys = random_walk_keys(G, seeds[0], random_walk_steps, step_size, space, truncation_psi, truncation_cutoff,
+                                class_idx)
+    else:
+        if len(seeds) < 2:
+            raise ValueError(f"--seeds: a walk needs at least two seeds (or --random-walk), got {len(seeds)}")
+        keys = seed_keys(G, seeds, space, truncation_psi, truncation_cutoff, class_idx)
+    return latent_path(keys, frames_per_transition, space, loop)
+
+
+@torch.no_grad()
+def iter_frames(G: torch.nn.Module, path: Iterable[torch.Tensor], space: str = "z", truncation_psi: float = 1,
+                truncation_cutoff: Optional[int] = None, noise_mode: str = "const",
+                class_idx: Optional[int] = None) -> Iterator[torch.Tensor]:
+    """Yields an image [C, H, W] in [-1, 1] per latent of the path: z [z_dim] through the mapping (with truncation
+    and the class label), or w [num_ws, w_dim] straight to the synthesis network."""
+    c = class_labels(G, class_idx) if space == "z" else None
+    device = next(G.parameters()).device
+    for latent in path:
+        latent = latent.unsqueeze(0).to(device)
+        if space == "z":
+            latent = G.mapping(latent, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                               update_w_avg=False)
+        yield images_from_ws(G, latent, noise_mode)[0]
+
+
+def interpolate_frames(G: torch.nn.Module, seeds: Sequence[int], frames_per_transition: int = 30, space: str = "z",
+                       loop: bool = False, random_walk_steps: Optional[int] = None,
+                       step_size: float = DEFAULT_STEP_SIZE, truncation_psi: float = 1,
+                       truncation_cutoff: Optional[int] = None, noise_mode: str = "const",
+                       class_idx: Optional[int] = None) -> torch.Tensor:
+    """The frames [T, C, H, W] in [-1, 1] of walk_path(...), rendered with iter_frames."""
+    path = walk_path(G, seeds, frames_per_transition, space, loop, random_walk_steps, step_size, truncation_psi,
+                     truncation_cutoff, class_idx)
+    return torch.stack(list(iter_frames(G, path, space, truncation_psi, truncation_cutoff, noise_mode, class_idx)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m stylegan.interpolate", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--network", required=True, metavar="PATH",
+                        help="generator to use: an NVIDIA network pickle, one of our safetensors files, a snapshot "
+                             "directory or a run directory (its newest snapshot)")
+    parser.add_argument("--seeds", required=True, metavar="LIST",
+                        help="seeds to walk through in order, e.g. '1,5,9'; with --random-walk the one seed to start "
+                             "from")
+    parser.add_argument("--loop", action="store_true", help="walk back to the first keyframe at the end")
+    parser.add_argument("--random-walk", action="store_true",
+                        help="walk in random directions from the seed instead of through the seeds")
+    parser.add_argument("--steps", type=int, default=None, metavar="K",
+                        help=f"number of random-walk steps (default: {DEFAULT_STEPS}; only with --random-walk)")
+    parser.add_argument("--step-size", type=float, default=None, metavar="S",
+                        help="how far each random-walk step goes towards a fresh random latent, in (0, 1] (default: "
+                             f"{DEFAULT_STEP_SIZE}; only with --random-walk)")
+    parser.add_argument("--space", choices=SPACES, default="z",
+                        help="interpolate z (slerp) or w (lerp, after truncation) (default: %(default)s)")
+    parser.add_argument("--frames-per-transition", type=int, default=30, metavar="F",
+                        help="frames from one keyframe to the next (default: %(default)s)")
+    parser.add_argument("--fps", type=float, default=30.0, help="frames per second of the video (default: %(default)s)")
+    parser.add_argument("--trunc", type=float, default=1.0, metavar="PSI",
+                        help="truncation psi: w = w_avg + psi * (w - w_avg); 1 (the default) is none")
+    parser.add_argument("--trunc-cutoff", type=int, default=None, metavar="K",
+                        help="truncate only the first K ws (all when not given)")
+    parser.add_argument("--noise-mode", choices=NOISE_MODES, default="const",
+                        help="per-layer noise: the network's fixed noise, fresh random noise (flickers), or none "
+                             "(default: %(default)s)")
+    parser.add_argument("--class", dest="class_idx", type=int, default=None, metavar="C",
+                        help="class label of every frame; required for a conditional network, refused otherwise")
+    parser.add_argument("--outdir", required=True, metavar="DIR",
+                        help="where to write walk.mp4 (and the frames) (created if missing)")
+    parser.add_argument("--frames", action="store_true", help="also write every frame as frames/frameNNNN.png")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available; the default), cpu, cuda or cuda:N")
+    return parser
+
+
+@torch.no_grad()
+def _run(args: argparse.Namespace) -> None:
+    seeds = parse_range(args.seeds, "--seeds")
+    check_seeds(seeds)
+    if not args.random_walk:
+        for flag, value in (("--steps", args.steps), ("--step-size", args.step_size)):
+            if value is not None:
+                raise ValueError(f"{flag}: only used with --random-walk")
+    steps = (DEFAULT_STEPS if args.steps is None else args.steps) if args.random_walk else None
+    step_size = DEFAULT_STEP_SIZE if args.step_size is None else args.step_size
+    if not (math.isfinite(args.fps) and args.fps > 0):
+        raise ValueError(f"--fps: must be a positive number, got {args.fps}")
+    G = load_generator(args.network, pick_device(args.device))
+    check_truncation(G, args.trunc, args.trunc_cutoff)
+    class_labels(G, args.class_idx)  # checks --class before any work
+    path = walk_path(G, seeds, args.frames_per_transition, args.space, args.loop, steps, step_size, args.trunc,
+                     args.trunc_cutoff, args.class_idx)
+    outdir = prepare_outdir(args.outdir)
+    frames_dir = prepare_outdir(outdir / "frames") if args.frames else outdir / "frames"
+    digits = max(4, len(str(len(path) - 1)))
+
+    def frames():
+        images = iter_frames(G, progress(path, "frames"), args.space, args.trunc, args.trunc_cutoff,
+                             args.noise_mode, args.class_idx)
+        for idx, image in enumerate(images):
+            frame = to_uint8(image)
+            if args.frames:
+                save_png(frame, frames_dir / f"frame{idx:0{digits}d}.png")
+            yield frame
+
+    video = write_video(frames(), outdir / "walk.mp4", fps=args.fps)
+    print(f"wrote {video} ({len(path)} frames{f', also in {frames_dir}' if args.frames else ''})")
+
+
+def main(argv=None) -> int:
+    """Runs the command with argv (sys.argv[1:] when None); returns the exit status."""
+    return run_command(build_parser(), _run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
