@@ -59,6 +59,22 @@ def test_tiny_run_writes_everything(tmp_path):
     assert "done:" in (run_dir / "log.txt").read_text()
 
 
+def test_metrics_at_every_snapshot(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLEGAN_VGG16", "")
+    monkeypatch.setattr("stylegan.perceptual.default_weights_path", lambda: tmp_path / "no-vgg16.pth")
+    with pytest.warns(UserWarning, match="no VGG16 weights"):
+        run_dir = tiny_run(tmp_path, kimg=0.016, snap=1, metrics="swd64,ppl2_wend_8")
+    for name in ("swd64", "ppl2_pixel_wend_8"):
+        records = [json.loads(line) for line in (run_dir / f"metric-{name}.jsonl").read_text().splitlines()]
+        assert [r["snapshot"] for r in records] == ["snapshot-000000008", "snapshot-000000016"]
+        assert all(np.isfinite(r["results"][name]) for r in records)
+    assert sum("Metrics/swd64" in s for s in stats_lines(run_dir)) == 2
+    with pytest.raises(ValueError, match="--metrics: unknown metric 'fidd'"):
+        tiny_run(tmp_path, metrics="swd,fidd")
+    with pytest.raises(FileNotFoundError, match="Inception weights not found at .*nothing.pth"):
+        tiny_run(tmp_path, metrics="kid", inception=str(tmp_path / "nothing.pth"))
+
+
 def _final_state(run_dir: Path):
     networks, state = read_snapshot(list_snapshots(run_dir)[-1])
     tensors = {f"{k}.{n}": t for k, net in networks.items() for n, t in net.state_dict().items()}

@@ -19,7 +19,8 @@ from .distributed import (ProcessGroup, average_gradients, average_in_place, ave
 from .growth import GrowthSchedule, resize_reals
 from .loss import StyleGANLoss
 from ..images import grid_image, save_png
-from .options import TrainingOptions
+from ..metrics import compute_metrics, load_inception
+from .options import TrainingOptions, feature_metrics, metric_names
 from .report import Log, ProgressLine, Statistics, StatsWriter, format_duration
 from .sampler import GlobalBatchSampler
 from .snapshot import prune_snapshots, write_snapshot
@@ -112,6 +113,9 @@ class TrainingLoop:
             if o.aug == "ada":
                 self.ada = AdaController(self.loss.augment_pipe, target=o.target, interval=o.ada_interval,
                                          kimg=o.ada_kimg, average=lambda t: average_scalars(t, group))
+        self.metrics = metric_names(o.metrics)
+        self.feature_extractor = load_inception(o.inception, device) if group.is_main and feature_metrics(
+            self.metrics) else None
         self.growth = GrowthSchedule(o.pg_start, dataset.resolution, o.pg_kimg) if o.growing else None
         self.nimg = self.batch_idx = self.tick = 0
         self.elapsed = 0.0  # training seconds over all sessions of the run
@@ -305,10 +309,11 @@ class TrainingLoop:
         return {label: self.stats.sums[key].item() / self.stats.counts[key]
                 for key, label in (("Loss/G/loss", "G"), ("Loss/D/loss", "D")) if key in self.stats.sums}
 
-    def snapshot(self) -> None:
-        """Writes a snapshot (every process takes part: the random states of all of them are stored)."""
+    def snapshot(self) -> Optional[Path]:
+        """Writes a snapshot (every process takes part: the random states of all of them are stored); returns its
+        path on the main process."""
         rng = gather_rng_states(self.device, self.group)
-        error = None
+        error = path = None
         if self.group.is_main:
             try:
                 path = write_snapshot(self.run_dir, self.nimg, {"G": self.G, "D": self.D, "G_ema": self.G_ema},
@@ -322,6 +327,19 @@ class TrainingLoop:
             if error is not None:
                 raise error
             raise RuntimeError("rank 0 failed to write a snapshot (see its log)")
+        return path
+
+    def evaluate_metrics(self, snapshot: Path, writer: Optional[StatsWriter]) -> None:
+        """The --metrics of G_ema (main process only; the others wait at their next collective), logged, appended to
+        metric-<name>.jsonl and written to the statistics."""
+        start = time.monotonic()
+        results = compute_metrics(self.G_ema, self.dataset, self.metrics, device=self.device,
+                                  feature_extractor=self.feature_extractor, batch=self.o.batch_gpu,
+                                  run_dir=self.run_dir, snapshot=snapshot)
+        self.log("metrics " + "  ".join(f"{k} {v:.4g}" for k, v in results.items()) +
+                 f"  ({format_duration(time.monotonic() - start)})")
+        if writer is not None:
+            writer.write(self.nimg, {f"Metrics/{k}": v for k, v in results.items()})
 
     def run(self, writer: Optional[StatsWriter]) -> None:
         """Trains until o.kimg thousand images; a snapshot every o.snap ticks and at the end."""
@@ -363,7 +381,9 @@ class TrainingLoop:
                 if main:
                     self.log(f"replicas identical on all {self.group.world_size} processes")
             if self.tick % o.snap == 0 or self.nimg >= total:
-                self.snapshot()
+                snapshot = self.snapshot()
+                if main and self.metrics:
+                    self.evaluate_metrics(snapshot, writer)
             tick_start_nimg, tick_start = self.nimg, time.monotonic()
 
 

@@ -5,9 +5,11 @@ data; a small fast configuration for the built-in dataset)."""
 import argparse
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import List, Optional
 
 from ..augment import PRESETS as AUGMENT_PRESETS
+from ..metrics.inception import resolve_weights
+from ..metrics.runner import FEATURE_KINDS, parse_metric
 from ..networks.synthesis import ARCHITECTURES
 from .loss import LOSSES
 
@@ -54,6 +56,13 @@ class TrainingOptions:
                                  "run", metavar="PATH")
     impl: str = _opt(AUTO, "stylegan_ops implementation: fused kernels, the PyTorch reference, or auto", "run",
                      choices=("auto", "fused", "ref"))
+    metrics: str = _opt("", "metrics of G_ema computed at every snapshot, comma-separated: fid50k_full, kid50k_full, "
+                            "pr50k3_full, ppl2_wend, swd16k, their aliases fid, kid, pr, ppl, swd, or other sizes "
+                            "such as fid10k_full or swd2k (python -m stylegan.metrics --help); appended to "
+                            "metric-<name>.jsonl in the run directory. FID, KID and PR need the Inception weights "
+                            "file (--inception)", "run", metavar="LIST")
+    inception: Optional[str] = _opt(None, "the FID Inception weights file for --metrics (auto: $STYLEGAN_INCEPTION, "
+                                          "else ~/.cache/stylegan/; never downloaded)", "run", metavar="PATH")
     check_replicas: bool = _opt(False, "with several processes: verify at every tick that all replicas hold the "
                                        "same weights", "run")
     dry_run: bool = _opt(False, "resolve and print the configuration, then exit", "run")
@@ -280,5 +289,23 @@ def _check(o: TrainingOptions) -> None:
         raise ValueError("--growing needs --d-arch orig or resnet (a skip discriminator has no progressive form)")
     if o.growing and not 4 <= o.pg_start <= o.resolution:
         raise ValueError(f"--pg-start must be a power of two in [4, {o.resolution}], got {o.pg_start}")
+    if feature_metrics(metric_names(o.metrics)):
+        resolve_weights(o.inception)  # a missing file stops the run before it starts
     if o.max_size is not None and o.max_size < 1:
         raise ValueError(f"--max-size must be >= 1, got {o.max_size}")
+
+
+def metric_names(text: str) -> List[str]:
+    """The metric names in a comma-separated --metrics list, each checked (a ValueError naming --metrics)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for name in names:
+        try:
+            parse_metric(name)
+        except ValueError as e:
+            raise ValueError(f"--metrics: {e}") from None
+    return names
+
+
+def feature_metrics(names: List[str]) -> bool:
+    """Whether any of the metrics needs the Inception features."""
+    return any(parse_metric(name).kind in FEATURE_KINDS for name in names)
