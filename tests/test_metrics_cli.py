@@ -126,3 +126,17 @@ def test_module_entry_point(tmp_path):
     result = subprocess.run([sys.executable, "-m", "stylegan.metrics", "--network", tmp_path, "--metrics", "bad"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "--metrics: unknown metric 'bad'" in result.stderr
+
+
+def test_an_nvidia_pickle_is_measured_like_our_file(capsys, network, tmp_path, stand_ins):
+    from nvidia_format import nvidia_kwargs, record_of, write_pickle
+
+    G = tiny_generator()
+    pickle_path = tmp_path / "net" / "network-snapshot.pkl"
+    write_pickle(pickle_path, {"G_ema": record_of(G, "Generator", nvidia_kwargs(G))})
+    values = []
+    for path in (network, pickle_path):
+        status, out, err = run(capsys, "--network", path, "--metrics", "swd", *FAST)
+        assert status == 0, err
+        values.append(json.loads(out.splitlines()[-1])["results"])
+    assert values[0] == values[1]  # the same weights give the same images, whichever file they came from

@@ -218,3 +218,13 @@ def test_cache_keys_and_what_is_not_cached(shapes, tmp_path):
     assert not list(tmp_path.iterdir())
     with pytest.raises(ValueError, match=r"num_items must be an int in \[1, 24\]"):
         dataset_feature_stats(shapes, features, 25)
+
+
+def test_generation_is_reproducible_and_leaves_the_global_random_state_alone():
+    G = tiny_generator()
+    dataset = open_dataset(None, resolution=16, max_size=16)
+    state = torch.get_rng_state()
+    first = compute_metrics(G, dataset, ["swd16"], feature_extractor=None)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(1234)  # another global state: the same images all the same (random noise included)
+    assert compute_metrics(G, dataset, ["swd16"]) == first

@@ -83,8 +83,8 @@ def _final_state(run_dir: Path):
 
 @pytest.mark.parametrize("extra", [{}, {"arch": "stylegan", "pg_start": 8, "pg_kimg": 0.008},
                                    {"aug": "ada", "p": 0.3, "ada_kimg": 0.05, "ada_interval": 1, "tick": 0.004,
-                                    "snap": 2}],
-                         ids=["stylegan2", "stylegan-growing", "ada"])
+                                    "snap": 2, "metrics": "swd64"}],
+                         ids=["stylegan2", "stylegan-growing", "ada-and-metrics"])
 def test_resume_continues_exactly(tmp_path, extra):
     straight = tiny_run(tmp_path / "a", kimg=0.032, **extra)
     middle = list_snapshots(straight)[1]  # after 16 images

@@ -189,10 +189,22 @@ def _label_sampler(G, dataset, seed: int) -> Optional[Callable[[int], torch.Tens
     return sample
 
 
+@contextlib.contextmanager
+def _seeded_global_rng(device: torch.device, seed: int):
+    """Inside, torch's global generators of the CPU and of `device` (where G draws its random noise) start from
+    `seed`; afterwards they are as before (a metric in the training loop leaves the run's random streams alone)."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.random.default_generator.manual_seed(seed)
+        if device.type == "cuda":
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
+        yield
+
+
 def _generated_images(G, dataset, num: int, batch: int, device, seed: int, noise_mode: str, truncation_psi: float,
                       what: Optional[str]) -> Iterator[torch.Tensor]:
     """num generated images, uint8 [b, C, R, R] on `device`, in batches of at most `batch`; the same images for the
-    same arguments."""
+    same arguments (random noise included)."""
     generator = torch.Generator().manual_seed(seed)
     labels = _label_sampler(G, dataset, seed)
     starts = range(0, num, batch)
@@ -201,7 +213,8 @@ def _generated_images(G, dataset, num: int, batch: int, device, seed: int, noise
             n = min(batch, num - start)
             z = torch.randn([n, G.z_dim], generator=generator).to(device)
             c = labels(n).to(device) if labels is not None else None
-            images = G(z, c, noise_mode=noise_mode, truncation_psi=truncation_psi).float()
+            with _seeded_global_rng(torch.device(device), seed * 1_000_003 + start):
+                images = G(z, c, noise_mode=noise_mode, truncation_psi=truncation_psi).float()
             if not torch.isfinite(images).all():
                 raise ValueError("the generator produced NaN or infinite values")
             yield (images * 127.5 + 128).clamp(0, 255).to(torch.uint8)
@@ -312,7 +325,7 @@ def evaluate_metrics(G: torch.nn.Module, dataset, names: Sequence[str], num_gen:
             num_real = _num_real(spec, dataset)
             accumulator = SWDAccumulator(seed=seed)
             loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, range(num_real)), batch_size=batch,
-                                                 num_workers=num_workers)
+                                                 num_workers=num_workers, generator=torch.Generator())
             for images, _labels in loader:
                 accumulator.add_a(images.to(device))
             for images in _generated_images(G, dataset, spec.num_gen, batch, device, seed, noise_mode,

@@ -135,7 +135,8 @@ def dataset_feature_stats(dataset, extractor, num_items: int, capture_all: bool 
             return cached
     stats = FeatureStats(capture_all=capture_all, max_items=num_items)
     loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, range(num_items)), batch_size=batch,
-                                         num_workers=num_workers, pin_memory=device.type == "cuda")
+                                         num_workers=num_workers, pin_memory=device.type == "cuda",
+                                         generator=torch.Generator())  # its seed draw leaves the global RNG alone
     for images, _labels in (show_progress(loader, "dataset features (batches)") if progress else loader):
         stats.append(extractor(as_rgb(images.to(device))))
     if path is not None:
