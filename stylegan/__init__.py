@@ -1,5 +1,6 @@
 """stylegan: StyleGAN and StyleGAN2 networks on the fused ops of stylegan_ops, and their network files (NVIDIA's
-pickles read safely; our own safetensors checkpoints). Training and tools come in later issues."""
+pickles read safely; our own safetensors checkpoints). Training: python -m stylegan.train; metrics: stylegan.metrics;
+augmentation: stylegan.augment; tools: python -m stylegan.generate, style_mixing, interpolate, edit, project."""
 
 from .network_io import load_network, load_nvidia_pickle, save_network
 from .networks import Discriminator, Generator, MappingNetwork, set_impl

@@ -6,10 +6,10 @@ Finding directions in W (each writes a directions file):
   layers stacked, each of its rows (one per style channel) scaled to unit norm;
 - supervised: the unit normals of one-vs-rest logistic regressions on labelled latents (InterFaceGAN style);
 - label-shapes: labelled latents for a network trained on the built-in shapes dataset (see label_shapes_image).
-Using them:
-- render: strips of images along each direction, one file per seed (or projected w) and direction;
-- apply: one edit, written as images and as ws (npz key w, [N, num_ws, w_dim], the format of stylegan.generate --ws
-  and stylegan.project).
+Using them, on the ws of --seeds or of a --ws file such as the projector's projected_w.npz:
+- render: strips of images along each direction, one file per seed (or saved w) and direction;
+- apply: one edit, written as images and as edited_w.npz (key w, [N, num_ws, w_dim], the format of
+  stylegan.generate --ws and stylegan.project).
 
 A directions file is an npz with `directions` [K, w_dim] (unit rows) and `method`, `network`, and where known
 `layers` (the ws the directions were found for, the default layers to edit), `stddev` [K] (the spread of w along
@@ -29,38 +29,16 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from .cli import (check_seeds, check_within, class_labels, load_generator, parse_range, pick_device, progress,
-                  run_command, z_from_seed)
+from .cli import (add_class_argument, add_device_argument, add_latent_source_arguments, add_network_argument,
+                  add_outdir_argument, add_rendering_arguments, check_at_least, check_seeds, check_within,
+                  command_parser, images_from_ws, load_generator, parse_range, parse_seeds, pick_device, prepare_outdir,
+                  progress, read_npz, run_command, sample_ws, save_npz, save_ws, source_ws)
 from .data.shapes import SHAPES, render
 from .images import grid_image, save_png, to_uint8
-from .networks.synthesis import NOISE_MODES
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Directions
-
-
-def sample_ws(G: torch.nn.Module, num_samples: int, seed: int = 0, class_idx: Optional[int] = None,
-              batch_size: int = 1000, what: Optional[str] = None) -> torch.Tensor:
-    """w [num_samples, w_dim] for z drawn from numpy RandomState(seed); a conditional network gets `class_idx`, or
-    classes drawn uniformly (after the z) when it is None. Shows progress as `what` when given."""
-    device = next(G.parameters()).device
-    rng = np.random.RandomState(seed)
-    z = torch.from_numpy(rng.randn(num_samples, G.z_dim)).float()
-    if G.c_dim > 0:
-        if class_idx is not None:
-            check_within([class_idx], G.c_dim, "--class", "the network's label")
-        classes = np.full(num_samples, class_idx) if class_idx is not None else rng.randint(G.c_dim, size=num_samples)
-        c = torch.nn.functional.one_hot(torch.from_numpy(classes), G.c_dim).float()
-    else:
-        class_labels(G, class_idx)  # rejects a class for an unconditional network
-        c = torch.zeros([num_samples, 0])
-    chunks = list(zip(z.split(batch_size), c.split(batch_size)))
-    out = []
-    with torch.no_grad():
-        for zz, cc in (progress(chunks, what) if what else chunks):
-            out.append(G.mapping(zz.to(device), cc.to(device) if G.c_dim else None)[:, 0].float().cpu())
-    return torch.cat(out)
 
 
 def _fix_signs(vectors: torch.Tensor) -> torch.Tensor:
@@ -211,29 +189,15 @@ def render_strips(G: torch.nn.Module, ws: torch.Tensor, directions: torch.Tensor
 
 def save_directions(path, directions: torch.Tensor, method: str, network: str, **meta) -> None:
     """Writes a directions file (see the module docstring); meta entries that are None are left out."""
-    path = Path(path)
-    arrays = dict(directions=torch.as_tensor(directions).float().cpu().numpy(), method=np.array(method),
-                  network=np.array(str(network)))
-    for key, value in meta.items():
-        if value is not None:
-            arrays[key] = value.cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    tmp.replace(path)
+    meta = {key: value for key, value in meta.items() if value is not None}
+    save_npz(path, directions=torch.as_tensor(directions).float(), method=np.array(method),
+             network=np.array(str(network)), **meta)
 
 
 def load_directions(path, w_dim: Optional[int] = None, name: str = "--directions") -> Dict[str, object]:
     """A directions file as a dict: directions (float tensor [K, w_dim]), method, network (str), layers (list or
     None), stddev (tensor or None), and the other arrays as stored. Errors name `name`."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{name}: no such file: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{name}: cannot read {path} as an npz file ({e})") from None
+    data = read_npz(path, name)
     directions = data.get("directions")
     if directions is None or directions.ndim != 2 or directions.shape[0] == 0:
         raise ValueError(f"{name}: {path} has no 'directions' array [K, w_dim]")
@@ -391,14 +355,9 @@ def _layers(text: Optional[str], G: torch.nn.Module, default: Optional[List[int]
     return layers
 
 
-def _positive(value: int, name: str) -> None:
-    if value < 1:
-        raise ValueError(f"{name}: must be at least 1, got {value}")
-
-
 def _ganspace(args: argparse.Namespace) -> None:
     out = _check_out(args.out)
-    _positive(args.samples, "--samples")
+    check_at_least(args.samples, 1, "--samples")
     check_seeds([args.seed], "--seed")
     G = load_generator(args.network, pick_device(args.device))
     directions, stddev, mean = ganspace_directions(G, args.samples, args.components, args.seed, args.class_idx)
@@ -418,14 +377,7 @@ def _sefa(args: argparse.Namespace) -> None:
 
 
 def _read_latents(path: str, key: str, w_dim: int):
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"--latents: no such file: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as e:
-        raise ValueError(f"--latents: cannot read {path} as an npz file ({e})") from None
+    data = read_npz(path, "--latents")
     if "w" not in data or data["w"].ndim != 2 or data["w"].shape[1] != w_dim:
         raise ValueError(f"--latents: {path} must hold 'w' [N, {w_dim}] (w_dim of the network), got "
                          f"{list(data['w'].shape) if 'w' in data else 'no w'}")
@@ -463,8 +415,8 @@ def _supervised(args: argparse.Namespace) -> None:
 
 def _label_shapes(args: argparse.Namespace) -> None:
     out = _check_out(args.out)
-    _positive(args.samples, "--samples")
-    _positive(args.batch_size, "--batch-size")
+    check_at_least(args.samples, 1, "--samples")
+    check_at_least(args.batch_size, 1, "--batch-size")
     check_seeds([args.seed], "--seed")
     G = load_generator(args.network, pick_device(args.device))
     if G.img_channels != 3:
@@ -482,9 +434,7 @@ def _label_shapes(args: argparse.Namespace) -> None:
     if not keep.any():
         raise ValueError(f"--network: none of the {args.samples} images shows a foreground shape")
     factors = {k: v[keep] for k, v in labels.items()}
-    np.savez(out.with_name(out.name + ".tmp.npz"), w=ws[keep].numpy(), labels=factors["shape"],
-             label_names=np.array(SHAPES), **factors)
-    out.with_name(out.name + ".tmp.npz").replace(out)
+    save_npz(out, w=ws[keep], labels=factors["shape"], label_names=np.array(SHAPES), **factors)
     counts = ", ".join(f"{name} {int((factors['shape'] == i).sum())}" for i, name in enumerate(SHAPES))
     print(f"{args.samples - int(keep.sum())} images without a foreground shape left out; shapes: {counts}; median "
           f"fit error {np.median(factors['fit_error']):.3f} (0.02 or less for dataset images)")
@@ -503,51 +453,27 @@ def _strengths(text: str) -> List[float]:
     return values
 
 
-def _source_ws(args: argparse.Namespace, G: torch.nn.Module) -> Tuple[torch.Tensor, List[str]]:
-    """The ws to edit [N, num_ws, w_dim] and a file name stem for each: from --seeds or from --ws."""
-    device = next(G.parameters()).device
-    if args.ws is not None:
-        path = Path(args.ws)
-        if not path.is_file():
-            raise FileNotFoundError(f"--ws: no such file: {path}")
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                w = f["w"] if "w" in f.files else None
-        except (OSError, ValueError) as e:
-            raise ValueError(f"--ws: cannot read {path} as an npz file ({e})") from None
-        if w is None or w.ndim != 3 or w.shape[1:] != (G.num_ws, G.w_dim):
-            raise ValueError(f"--ws: {path} must hold 'w' [N, {G.num_ws}, {G.w_dim}] for this network, got "
-                             f"{'no w' if w is None else list(w.shape)}")
-        return torch.from_numpy(w).float().to(device), [f"w{i:04d}" for i in range(len(w))]
-    seeds = parse_range(args.seeds, "--seeds")
-    check_seeds(seeds)
-    c = class_labels(G, args.class_idx, device=device)
-    with torch.no_grad():
-        ws = torch.cat([G.mapping(z_from_seed(G, seed, device), c, truncation_psi=args.trunc) for seed in seeds])
-    return ws, [f"seed{seed:04d}" for seed in seeds]
-
-
 def _edit_setup(args: argparse.Namespace):
+    """(G, directions file, layers to edit, scales of the strengths or None, ws to edit, a file stem for each)."""
+    seeds = None if args.seeds is None else parse_seeds(args.seeds)
     G = load_generator(args.network, pick_device(args.device))
     data = load_directions(args.directions, G.w_dim)
     layers = _layers(args.layers, G, data["layers"])
     scales = None if args.raw else data["stddev"]
-    ws, stems = _source_ws(args, G)
+    ws, stems = source_ws(G, seeds, args.ws, args.trunc, args.trunc_cutoff, args.class_idx)
     return G, data, layers, scales, ws, stems
 
 
 def _render(args: argparse.Namespace) -> None:
     lo, hi = _strengths(args.strengths)
-    if args.steps < 2:
-        raise ValueError(f"--steps: must be at least 2, got {args.steps}")
+    check_at_least(args.steps, 2, "--steps")
     G, data, layers, scales, ws, stems = _edit_setup(args)
     directions = data["directions"]
     components = (list(range(len(directions))) if args.components is None
                   else parse_range(args.components, "--components"))
     check_within(components, len(directions), "--components", "the directions file")
     strengths = np.linspace(lo, hi, args.steps).tolist()
-    outdir = Path(args.outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = prepare_outdir(args.outdir)
     rows = [(i, k) for i in range(len(ws)) for k in components]
     for i, k in progress(rows, "rendering, strip"):
         images = render_strips(G, ws[i:i + 1], directions[k:k + 1], strengths, layers,
@@ -564,94 +490,97 @@ def _apply(args: argparse.Namespace) -> None:
     check_within([args.component], len(data["directions"]), "--component", "the directions file")
     strength = args.strength * (1.0 if scales is None else float(scales[args.component]))
     edited = apply_direction(ws, data["directions"][args.component], strength, layers)
-    outdir = Path(args.outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        for i in range(len(edited)):
-            save_png(G.synthesis(edited[i:i + 1], noise_mode=args.noise_mode)[0], outdir / f"{stems[i]}.png")
-    tmp = outdir / "edited_w.tmp.npz"
-    np.savez(tmp, w=edited.cpu().numpy().astype(np.float32))
-    tmp.replace(outdir / "edited_w.npz")
+    outdir = prepare_outdir(args.outdir)
+    for stem, w in progress(list(zip(stems, edited)), "images"):
+        save_png(images_from_ws(G, w.unsqueeze(0), args.noise_mode)[0], outdir / f"{stem}.png")
+    save_ws(outdir / "edited_w.npz", edited)
     print(f"moved {len(edited)} ws by {strength:.4g} along direction {args.component} at ws {layers}; wrote "
           f"{len(edited)} images and edited_w.npz to {outdir}")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m stylegan.edit", description=__doc__.split("\n\n")[0],
-                                     epilog="python -m stylegan.edit COMMAND --help for each command's options.")
+    parser = command_parser("stylegan.edit", __doc__,
+                            epilog="python -m stylegan.edit COMMAND --help for each command's options.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, run, help: str) -> argparse.ArgumentParser:
         p = commands.add_parser(name, help=help, description=help)
-        p.add_argument("--network", required=True, help="generator: our .safetensors, an NVIDIA .pkl, or a training "
-                       "snapshot or run directory")
-        p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
+        add_network_argument(p)
+        add_device_argument(p)
         p.set_defaults(run=run)
         return p
 
     def sampling(p: argparse.ArgumentParser, samples: int) -> None:
-        p.add_argument("--samples", type=int, default=samples, help=f"latents to sample (default {samples})")
-        p.add_argument("--seed", type=int, default=0, help="seed of the sampled latents (default 0)")
-        p.add_argument("--class", dest="class_idx", type=int, default=None, help="class of a conditional network "
-                       "(default: classes drawn at random)")
+        p.add_argument("--samples", type=int, default=samples, metavar="N",
+                       help=f"latents to sample (default {samples})")
+        p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the sampled latents (default 0)")
+        add_class_argument(p, help="class of a conditional network (default: classes drawn at random)")
+
+    def out(p: argparse.ArgumentParser, contents: str = "directions file to write (.npz)") -> None:
+        p.add_argument("--out", required=True, metavar="FILE", help=contents)
+
+    def components(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--components", type=int, default=10, metavar="K", help="directions to keep (default 10)")
 
     p = command("ganspace", _ganspace, "principal directions of sampled w (GANSpace)")
     sampling(p, 10000)
-    p.add_argument("--components", type=int, default=10, help="directions to keep (default 10)")
-    p.add_argument("--out", required=True, help="directions file to write (.npz)")
+    components(p)
+    out(p)
 
     p = command("sefa", _sefa, "closed-form factorization of the style affine weights (SeFa)")
-    p.add_argument("--layers", default=None, help="w indices whose affines to factorize, e.g. 0-3 (default all)")
-    p.add_argument("--components", type=int, default=10, help="directions to keep (default 10)")
-    p.add_argument("--out", required=True, help="directions file to write (.npz)")
+    p.add_argument("--layers", default=None, metavar="LIST",
+                   help="w indices whose affines to factorize, e.g. 0-3 (default all)")
+    components(p)
+    out(p)
 
     p = command("supervised", _supervised, "directions of linear classifiers fitted on labelled latents")
-    p.add_argument("--latents", required=True, help="npz with 'w' [N, w_dim] and labels (e.g. from label-shapes)")
-    p.add_argument("--labels", default="labels", help="array of --latents to fit: [N] integer classes (a direction "
-                   "per class) or [N, K] 0/1 attributes (a direction per attribute); default 'labels'")
-    p.add_argument("--out", required=True, help="directions file to write (.npz)")
+    p.add_argument("--latents", required=True, metavar="FILE",
+                   help="npz with 'w' [N, w_dim] and labels (e.g. from label-shapes)")
+    p.add_argument("--labels", default="labels", metavar="NAME",
+                   help="array of --latents to fit: [N] integer classes (a direction per class) or [N, K] 0/1 "
+                        "attributes (a direction per attribute); default 'labels'")
+    out(p)
 
     p = command("label-shapes", _label_shapes, "sample w and label the images of a network trained on the built-in "
                 "shapes dataset with the dataset's factors")
     sampling(p, 2000)
-    p.add_argument("--batch-size", type=int, default=32, help="images rendered at once (default 32)")
-    p.add_argument("--out", required=True, help="labelled latents to write (.npz: w, labels = shape class, "
-                   "label_names, and each recovered factor with fit_error)")
+    p.add_argument("--batch-size", type=int, default=32, metavar="N", help="images rendered at once (default 32)")
+    out(p, "labelled latents to write (.npz: w, labels = shape class, label_names, and each recovered factor with "
+           "fit_error)")
 
     for name, run, help in (("render", _render, "strips of images along directions"),
                             ("apply", _apply, "one edit: images and edited ws")):
         p = command(name, run, help)
-        p.add_argument("--directions", required=True, help="directions file (.npz)")
-        source = p.add_mutually_exclusive_group(required=True)
-        source.add_argument("--seeds", help="seeds of the latents to edit, e.g. 0-3,7")
-        source.add_argument("--ws", help="npz with 'w' [N, num_ws, w_dim] to edit (e.g. projected_w.npz)")
-        p.add_argument("--layers", default=None, help="w indices to edit, e.g. 0-5 (default: the directions file's "
-                       "layers, else all)")
+        p.add_argument("--directions", required=True, metavar="FILE", help="directions file (.npz)")
+        add_latent_source_arguments(p, "edit")
+        p.add_argument("--layers", default=None, metavar="LIST",
+                       help="w indices to edit, e.g. 0-5 (default: the directions file's layers, else all)")
         p.add_argument("--raw", action="store_true", help="strengths in raw w units even when the directions file "
                        "stores the stddev along each direction")
-        p.add_argument("--trunc", type=float, default=1.0, help="truncation psi for --seeds (default 1)")
-        p.add_argument("--class", dest="class_idx", type=int, default=None, help="class of a conditional network")
-        p.add_argument("--noise-mode", choices=NOISE_MODES, default="const", help="noise inputs (default const)")
-        p.add_argument("--outdir", required=True, help="output directory (created if missing)")
+        add_rendering_arguments(p)
         if name == "render":
-            p.add_argument("--components", default=None, help="directions to render, e.g. 0-4 (default all)")
-            p.add_argument("--strengths", default="-3,3", help="'lo,hi', or 's' for -s,s: the strengths at the ends "
-                           "of each strip (default -3,3)")
-            p.add_argument("--steps", type=int, default=7, help="images per strip (default 7)")
+            add_outdir_argument(p, "a strip SOURCE-dirKK.png per source and direction")
+            p.add_argument("--components", default=None, metavar="LIST",
+                           help="directions to render, e.g. 0-4 (default all)")
+            p.add_argument("--strengths", default="-3,3", metavar="LO,HI",
+                           help="'lo,hi', or 's' for -s,s: the strengths at the ends of each strip (default -3,3)")
+            p.add_argument("--steps", type=int, default=7, metavar="N", help="images per strip (default 7)")
         else:
-            p.add_argument("--component", type=int, required=True, help="index of the direction to apply")
-            p.add_argument("--strength", type=float, required=True, help="distance to move (in stddev units "
-                           "when stored, see --raw)")
+            add_outdir_argument(p, "the edited images SOURCE.png and edited_w.npz")
+            p.add_argument("--component", type=int, required=True, metavar="K",
+                           help="index of the direction to apply")
+            p.add_argument("--strength", type=float, required=True, metavar="S",
+                           help="distance to move (in stddev units when stored, see --raw)")
     return parser
 
 
 _NEGATIVE_VALUE = re.compile(r"^-\d")
 
 
-def _join_negative_values(argv: Sequence[str]) -> List[str]:
+def _join_negative_values(argv: Sequence) -> List[str]:
     """'--strengths -3,3' as '--strengths=-3,3': argparse takes '-3,3' for an option."""
-    argv, out = list(argv), []
-    for arg in argv:
+    out = []
+    for arg in map(str, argv):
         if out and out[-1] == "--strengths" and _NEGATIVE_VALUE.match(arg):
             out[-1] = f"--strengths={arg}"
         else:

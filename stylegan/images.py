@@ -34,7 +34,7 @@ def grid_image(images: torch.Tensor, columns: int, min_cell: int = 64) -> np.nda
     to at least `min_cell` pixels."""
     n, c, h, w = images.shape
     rows = -(-n // columns)
-    x = ((images.detach().float().cpu() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    x = torch.from_numpy(to_uint8(images)).permute(0, 3, 1, 2)
     if n < rows * columns:
         x = torch.cat([x, torch.zeros([rows * columns - n, c, h, w], dtype=torch.uint8)])
     scale = max(1, -(-min_cell // h))

@@ -4,28 +4,32 @@
     python -m stylegan.interpolate --network G.safetensors --seeds 7 --random-walk --steps 10 --space w --outdir out
 
 Writes walk.mp4 (walk.gif, with a warning, when imageio-ffmpeg is not installed) and with --frames every frame as
-frames/frameNNNN.png. In z the walk follows great circles (slerp; z is normalized before the mapping, so only its
-direction matters); in w it goes in straight lines (lerp). A random walk moves each step --step-size of the way
-towards a fresh random latent, drawn from the start seed's random stream. The noise mode is const by default, so that
-the video does not flicker."""
+frames/frameNNNN.png, after removing the frameNNNN.png files an earlier walk left there. In z the walk follows great
+circles (slerp; z is normalized before the mapping, so only its direction matters); in w it goes in straight lines
+(lerp). A random walk moves each step --step-size of the way towards a fresh random latent, drawn from the start
+seed's random stream. The noise mode is const by default, so that the video does not flicker."""
 
 import argparse
 import math
+import re
 import sys
+from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
 
-from .cli import (check_seeds, class_labels, load_generator, parse_range, pick_device, progress, run_command,
-                  z_from_seed)
-from .generate import NOISE_MODES, check_truncation, images_from_ws, prepare_outdir, ws_from_seeds
+from .cli import (add_device_argument, add_network_argument, add_outdir_argument, add_rendering_arguments,
+                  check_at_least, check_seeds, check_truncation, class_labels, command_parser, images_from_ws,
+                  load_generator, parse_seeds, pick_device, prepare_outdir, progress, run_command, ws_from_seeds,
+                  ws_from_z, z_from_seed)
 from .images import save_png, to_uint8
 from .video import write_video
 
 SPACES = ("z", "w")
 DEFAULT_STEPS = 8
 DEFAULT_STEP_SIZE = 0.5
+_FRAME_NAME = re.compile(r"^frame\d{4,}\.png$")  # the names the --frames option writes
 
 
 def _check_space(space: str) -> None:
@@ -55,8 +59,7 @@ def latent_path(keys: torch.Tensor, frames_per_transition: int, space: str = "z"
     the last key; with loop a last transition back to the first key, which is then the last frame.
     T = (K - 1 + loop) * frames_per_transition + 1."""
     _check_space(space)
-    if frames_per_transition < 1:
-        raise ValueError(f"--frames-per-transition: must be at least 1, got {frames_per_transition}")
+    check_at_least(frames_per_transition, 1, "--frames-per-transition")
     if len(keys) < (1 if loop else 2):
         raise ValueError(f"a walk needs at least {'one keyframe' if loop else 'two keyframes'}, got {len(keys)}")
     if loop:
@@ -91,18 +94,12 @@ def random_walk_keys(G: torch.nn.Module, seed: int, steps: int, step_size: float
     lerp in w) towards a new random latent; the seed's numpy RandomState draws them all."""
     _check_space(space)
     check_seeds([seed])
-    if steps < 1:
-        raise ValueError(f"--steps: must be at least 1, got {steps}")
+    check_at_least(steps, 1, "--steps")
     if not 0 < step_size <= 1:
         raise ValueError(f"--step-size: must be in (0, 1], got {step_size}")
     device = next(G.parameters()).device
     zs = torch.from_numpy(np.random.RandomState(seed).randn(steps + 1, G.z_dim)).float().to(device)
-    if space == "w":  # one latent at a time, so that the start is exactly ws_from_seeds' w of the seed
-        c = class_labels(G, class_idx)
-        targets = torch.cat([G.mapping(z.unsqueeze(0), c, truncation_psi=truncation_psi,
-                                       truncation_cutoff=truncation_cutoff, update_w_avg=False) for z in zs])
-    else:
-        targets = zs
+    targets = ws_from_z(G, zs, truncation_psi, truncation_cutoff, class_idx) if space == "w" else zs
     keys = [targets[0]]
     for target in targets[1:]:
         keys.append(slerp(keys[-1], target, step_size) if space == "z" else torch.lerp(keys[-1], target, step_size))
@@ -133,13 +130,10 @@ def iter_frames(G: torch.nn.Module, path: Iterable[torch.Tensor], space: str = "
                 class_idx: Optional[int] = None) -> Iterator[torch.Tensor]:
     """Yields an image [C, H, W] in [-1, 1] per latent of the path: z [z_dim] through the mapping (with truncation
     and the class label), or w [num_ws, w_dim] straight to the synthesis network."""
-    c = class_labels(G, class_idx) if space == "z" else None
-    device = next(G.parameters()).device
     for latent in path:
-        latent = latent.unsqueeze(0).to(device)
+        latent = latent.unsqueeze(0)
         if space == "z":
-            latent = G.mapping(latent, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-                               update_w_avg=False)
+            latent = ws_from_z(G, latent, truncation_psi, truncation_cutoff, class_idx)
         yield images_from_ws(G, latent, noise_mode)[0]
 
 
@@ -154,13 +148,16 @@ def interpolate_frames(G: torch.nn.Module, seeds: Sequence[int], frames_per_tran
     return torch.stack(list(iter_frames(G, path, space, truncation_psi, truncation_cutoff, noise_mode, class_idx)))
 
 
+def clear_frames(frames_dir: Path) -> None:
+    """Removes the frameNNNN.png files of an earlier walk from frames_dir (any other file stays)."""
+    for path in frames_dir.iterdir():
+        if _FRAME_NAME.match(path.name) and path.is_file():
+            path.unlink()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m stylegan.interpolate", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--network", required=True, metavar="PATH",
-                        help="generator to use: an NVIDIA network pickle, one of our safetensors files, a snapshot "
-                             "directory or a run directory (its newest snapshot)")
+    parser = command_parser("stylegan.interpolate", __doc__)
+    add_network_argument(parser)
     parser.add_argument("--seeds", required=True, metavar="LIST",
                         help="seeds to walk through in order, e.g. '1,5,9'; with --random-walk the one seed to start "
                              "from")
@@ -177,26 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--frames-per-transition", type=int, default=30, metavar="F",
                         help="frames from one keyframe to the next (default: %(default)s)")
     parser.add_argument("--fps", type=float, default=30.0, help="frames per second of the video (default: %(default)s)")
-    parser.add_argument("--trunc", type=float, default=1.0, metavar="PSI",
-                        help="truncation psi: w = w_avg + psi * (w - w_avg); 1 (the default) is none")
-    parser.add_argument("--trunc-cutoff", type=int, default=None, metavar="K",
-                        help="truncate only the first K ws (all when not given)")
-    parser.add_argument("--noise-mode", choices=NOISE_MODES, default="const",
-                        help="per-layer noise: the network's fixed noise, fresh random noise (flickers), or none "
-                             "(default: %(default)s)")
-    parser.add_argument("--class", dest="class_idx", type=int, default=None, metavar="C",
-                        help="class label of every frame; required for a conditional network, refused otherwise")
-    parser.add_argument("--outdir", required=True, metavar="DIR",
-                        help="where to write walk.mp4 (and the frames) (created if missing)")
+    add_rendering_arguments(parser, what="frame")
+    add_outdir_argument(parser, "walk.mp4 (and the frames)")
     parser.add_argument("--frames", action="store_true", help="also write every frame as frames/frameNNNN.png")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available; the default), cpu, cuda or cuda:N")
+    add_device_argument(parser)
     return parser
 
 
 @torch.no_grad()
 def _run(args: argparse.Namespace) -> None:
-    seeds = parse_range(args.seeds, "--seeds")
-    check_seeds(seeds)
+    seeds = parse_seeds(args.seeds)
     if not args.random_walk:
         for flag, value in (("--steps", args.steps), ("--step-size", args.step_size)):
             if value is not None:
@@ -211,7 +198,9 @@ def _run(args: argparse.Namespace) -> None:
     path = walk_path(G, seeds, args.frames_per_transition, args.space, args.loop, steps, step_size, args.trunc,
                      args.trunc_cutoff, args.class_idx)
     outdir = prepare_outdir(args.outdir)
-    frames_dir = prepare_outdir(outdir / "frames") if args.frames else outdir / "frames"
+    frames_dir = outdir / "frames"
+    if args.frames:
+        clear_frames(prepare_outdir(frames_dir, "--outdir (its frames folder)"))
     digits = max(4, len(str(len(path) - 1)))
 
     def frames():

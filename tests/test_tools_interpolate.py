@@ -4,25 +4,14 @@ import numpy as np
 import pytest
 import torch
 from conftest import tiny_generator
+from helpers import read_png as png
+from helpers import with_defaults
 from PIL import Image
 
 import stylegan.video
 from stylegan import generate, interpolate, save_network
-from stylegan.cli import z_from_seed
+from stylegan.cli import ws_from_seeds, z_from_seed
 from stylegan.images import to_uint8
-
-
-def run(argv):
-    """main(argv)'s exit status, argparse's own exits included."""
-    try:
-        return interpolate.main([str(a) for a in argv])
-    except SystemExit as e:
-        return e.code
-
-
-def png(path) -> np.ndarray:
-    with Image.open(path) as f:
-        return np.asarray(f.convert("RGB"))
 
 
 def angle(a, b):
@@ -69,7 +58,7 @@ def test_z_path_passes_through_the_seeds_on_great_circles():
 def test_w_path_is_linear():
     G = tiny_generator()
     keys = interpolate.seed_keys(G, [2, 3], space="w", truncation_psi=0.7)
-    assert torch.equal(keys, generate.ws_from_seeds(G, [2, 3], truncation_psi=0.7))
+    assert torch.equal(keys, ws_from_seeds(G, [2, 3], truncation_psi=0.7))
     path = interpolate.latent_path(keys, 4, space="w")
     assert path.shape == (5, G.num_ws, G.w_dim)
     assert torch.equal(path[0], keys[0]) and torch.equal(path[4], keys[1])
@@ -80,7 +69,7 @@ def test_w_path_is_linear():
 def test_random_walk_starts_at_the_seed(space):
     G = tiny_generator()
     keys = interpolate.random_walk_keys(G, 7, steps=3, step_size=0.5, space=space)
-    start = z_from_seed(G, 7) if space == "z" else generate.ws_from_seeds(G, [7])
+    start = z_from_seed(G, 7) if space == "z" else ws_from_seeds(G, [7])
     assert keys.shape == (4,) + start.shape[1:]
     assert torch.equal(keys[0], start[0])
     target = torch.from_numpy(np.random.RandomState(7).randn(4, G.z_dim)[1:2]).float()
@@ -103,8 +92,8 @@ def test_frames_api_matches_generate():
 
 def test_writes_the_video_and_the_frames(tiny_network_file, tmp_path):
     out = tmp_path / "new"
-    assert run(["--network", tiny_network_file, "--seeds", "1,2", "--loop", "--frames-per-transition", "3",
-                "--frames", "--fps", "10", "--outdir", out]) == 0
+    assert interpolate.main(["--network", tiny_network_file, "--seeds", "1,2", "--loop", "--frames-per-transition", "3",
+                             "--frames", "--fps", "10", "--outdir", out]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["frames", "walk.mp4"]
     frames = sorted((out / "frames").iterdir())
     assert [p.name for p in frames] == [f"frame{i:04d}.png" for i in range(7)]
@@ -117,11 +106,25 @@ def test_writes_the_video_and_the_frames(tiny_network_file, tmp_path):
     assert imageio_ffmpeg.count_frames_and_secs(str(out / "walk.mp4")) == (7, pytest.approx(0.7, abs=0.05))
 
 
+
+def test_frames_of_an_earlier_longer_walk_are_removed(tiny_network_file, tmp_path):
+    argv = ["--network", tiny_network_file, "--seeds", "1,2", "--frames", "--outdir", tmp_path]
+    assert interpolate.main(argv + ["--frames-per-transition", "5", "--loop"]) == 0
+    assert len(list((tmp_path / "frames").glob("frame*.png"))) == 11
+    for name in ("notes.txt", "frame_best.png", "frame0003.jpg"):  # not ours: they stay
+        (tmp_path / "frames" / name).write_text("mine")
+    assert interpolate.main(argv + ["--frames-per-transition", "2"]) == 0
+    expected = to_uint8(interpolate.interpolate_frames(tiny_generator(), [1, 2], frames_per_transition=2))
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [
+        "frame0000.png", "frame0001.png", "frame0002.png", "frame0003.jpg", "frame_best.png", "notes.txt"]
+    for i, image in enumerate(expected):
+        np.testing.assert_array_equal(png(tmp_path / "frames" / f"frame{i:04d}.png"), image)
+
 def test_gif_when_ffmpeg_is_missing(tiny_network_file, tmp_path, monkeypatch):
     monkeypatch.setattr(stylegan.video, "ffmpeg_binary", lambda: None)
     with pytest.warns(UserWarning, match="imageio-ffmpeg"):
-        assert run(["--network", tiny_network_file, "--seeds", "3", "--random-walk", "--steps", "2", "--space", "w",
-                    "--frames-per-transition", "3", "--outdir", tmp_path]) == 0
+        assert interpolate.main(["--network", tiny_network_file, "--seeds", "3", "--random-walk", "--steps", "2",
+                                 "--space", "w", "--frames-per-transition", "3", "--outdir", tmp_path]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.gif"]
     expected = interpolate.interpolate_frames(tiny_generator(), [3], frames_per_transition=3, random_walk_steps=2,
                                               space="w")
@@ -136,8 +139,8 @@ def test_gif_when_ffmpeg_is_missing(tiny_network_file, tmp_path, monkeypatch):
 def test_stylegan_v1_network(tmp_path):
     G = tiny_generator(variant="stylegan")
     save_network(G, tmp_path / "v1.safetensors")
-    assert run(["--network", tmp_path / "v1.safetensors", "--seeds", "1,2", "--frames-per-transition", "2", "--frames",
-                "--space", "w", "--outdir", tmp_path / "out"]) == 0
+    assert interpolate.main(["--network", tmp_path / "v1.safetensors", "--seeds", "1,2", "--frames-per-transition", "2",
+                             "--frames", "--space", "w", "--outdir", tmp_path / "out"]) == 0
     frames = sorted((tmp_path / "out" / "frames").iterdir())
     assert len(frames) == 3
     expected = to_uint8(interpolate.interpolate_frames(G, [1, 2], frames_per_transition=2, space="w"))
@@ -150,15 +153,14 @@ def test_conditional_network(tmp_path, capsys):
     save_network(G, tmp_path / "conditional-G.safetensors")
     argv = ["--network", tmp_path / "conditional-G.safetensors", "--seeds", "1,2", "--frames-per-transition", "2",
             "--frames", "--outdir", tmp_path / "out"]
-    assert run(argv) == 2
+    assert interpolate.main(argv) == 2
     assert "--class" in capsys.readouterr().err
-    assert run(argv + ["--class", "0"]) == 0
+    assert interpolate.main(argv + ["--class", "0"]) == 0
     expected = to_uint8(generate.generate_images(G, [2], class_idx=0))
     np.testing.assert_array_equal(png(tmp_path / "out" / "frames" / "frame0002.png"), expected[0])
 
 
 @pytest.mark.parametrize("argv, name", [
-    (["--network", "{missing}"], "--network"),
     (["--seeds", "3-1"], "--seeds"),
     (["--seeds", "a"], "--seeds"),
     (["--seeds", ""], "--seeds"),
@@ -172,19 +174,10 @@ def test_conditional_network(tmp_path, capsys):
     (["--fps", "0"], "--fps"),
     (["--fps", "inf"], "--fps"),
     (["--space", "x"], "--space"),
-    (["--class", "0"], "--class"),
-    (["--trunc-cutoff", "9"], "--trunc-cutoff"),
-    (["--outdir", "{file}"], "--outdir"),
 ])
 def test_bad_arguments_exit_2_naming_the_argument(tiny_network_file, tmp_path, capsys, argv, name):
-    (tmp_path / "file").write_text("not a directory")
-    paths = dict(missing=tmp_path / "missing.safetensors", file=tmp_path / "file")
-    argv = [str(a).format(**paths) for a in argv]
-    defaults = {"--network": tiny_network_file, "--seeds": "1,2", "--outdir": tmp_path / "out"}
-    for flag, value in defaults.items():
-        if flag not in argv:
-            argv += [flag, str(value)]
-    assert run(argv) == 2
+    argv = with_defaults(argv, {"--network": tiny_network_file, "--seeds": "1,2", "--outdir": tmp_path / "out"})
+    assert interpolate.main(argv) == 2
     assert name in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
@@ -195,11 +188,3 @@ def test_truncation_psi_0_gives_a_still_video():
     assert all(torch.equal(frame, frames[0]) for frame in frames)
     assert torch.equal(frames[0], generate.generate_images(G, [5], truncation_psi=0)[0])
 
-
-def test_help_describes_every_flag(capsys):
-    assert run(["--help"]) == 0
-    text = capsys.readouterr().out
-    flags = ("--network --seeds --loop --random-walk --steps --step-size --space --frames-per-transition --fps "
-             "--trunc --trunc-cutoff --noise-mode --class --outdir --frames --device").split()
-    for flag in flags:
-        assert f"  {flag} " in text or f"| {flag} " in text, flag

@@ -6,23 +6,12 @@ import numpy as np
 import pytest
 import torch
 from conftest import tiny_generator
-from PIL import Image
+from helpers import read_png as png
+from helpers import with_defaults
 
 from stylegan import generate, save_network, style_mixing
+from stylegan.cli import ws_from_seeds
 from stylegan.images import to_uint8
-
-
-def run(argv):
-    """main(argv)'s exit status, argparse's own exits included."""
-    try:
-        return style_mixing.main([str(a) for a in argv])
-    except SystemExit as e:
-        return e.code
-
-
-def png(path) -> np.ndarray:
-    with Image.open(path) as f:
-        return np.asarray(f.convert("RGB"))
 
 
 @pytest.mark.parametrize("resolution, expected", [
@@ -45,7 +34,8 @@ def test_presets_by_resolution(resolution, expected):
 
 
 @pytest.mark.parametrize("variant", ["stylegan2", "stylegan"])
-def test_mixed_images_take_the_styles_from_the_column_source(variant, monkeypatch):
+def test_mixes_take_the_styles_layers_from_the_column_source_the_rest_from_the_row_source(variant, monkeypatch):
+    # NVIDIA's style_mixing.py convention: w = the row seed's ws, with w[styles] = the column seed's.
     G = tiny_generator(variant=variant)
     calls = []
     forward = G.synthesis.forward
@@ -59,7 +49,7 @@ def test_mixed_images_take_the_styles_from_the_column_source(variant, monkeypatc
     rows, cols, styles = [1, 2], [3, 1], [0, 1, 4]
     images = style_mixing.style_mixing_images(G, rows, cols, styles, truncation_psi=0.8)
     monkeypatch.undo()
-    ws = dict(zip([1, 2, 3], generate.ws_from_seeds(G, [1, 2, 3], truncation_psi=0.8)))
+    ws = dict(zip([1, 2, 3], ws_from_seeds(G, [1, 2, 3], truncation_psi=0.8)))
     assert set(images) == {(1, 1), (2, 2), (3, 3), (1, 3), (2, 3), (2, 1)}
     # The sources first (seeds in order of appearance), then the mixes row by row.
     assert len(calls) == 3 + 4
@@ -83,8 +73,8 @@ def test_every_style_from_the_column_gives_the_column_image():
 
 def test_writes_the_grid_and_the_individual_images(tiny_network_file, tmp_path):
     out = tmp_path / "new"
-    assert run(["--network", tiny_network_file, "--rows", "1,2", "--cols", "3-5", "--styles", "0-2", "--outdir",
-                out, "--trunc", "0.9"]) == 0
+    assert style_mixing.main(["--network", tiny_network_file, "--rows", "1,2", "--cols", "3-5", "--styles", "0-2",
+                              "--outdir", out, "--trunc", "0.9"]) == 0
     rows, cols = [1, 2], [3, 4, 5]
     names = {f"{r}-{c}.png" for r in rows for c in cols} | {f"{s}-{s}.png" for s in rows + cols} | {"grid.png"}
     assert {p.name for p in out.iterdir()} == names
@@ -108,7 +98,7 @@ def test_writes_the_grid_and_the_individual_images(tiny_network_file, tmp_path):
 @pytest.mark.parametrize("preset, styles", [("coarse", [0, 1]), ("middle", [2, 3]), ("fine", [4, 5]), (None, [0, 1])])
 def test_presets_on_the_command_line(tiny_network_file, tmp_path, preset, styles):
     argv = ["--network", tiny_network_file, "--rows", "6", "--cols", "7", "--outdir", tmp_path]
-    assert run(argv + (["--preset", preset] if preset else [])) == 0
+    assert style_mixing.main(argv + (["--preset", preset] if preset else [])) == 0
     expected = style_mixing.style_mixing_images(tiny_generator(), [6], [7], styles)
     np.testing.assert_array_equal(png(tmp_path / "6-7.png"), to_uint8(expected[(6, 7)]))
 
@@ -117,15 +107,14 @@ def test_conditional_network(tmp_path, capsys):
     G = tiny_generator(c_dim=3)
     save_network(G, tmp_path / "conditional-G.safetensors")
     argv = ["--network", tmp_path / "conditional-G.safetensors", "--rows", "1", "--cols", "2", "--outdir", tmp_path]
-    assert run(argv) == 2
+    assert style_mixing.main(argv) == 2
     assert "--class" in capsys.readouterr().err
-    assert run(argv + ["--class", "1"]) == 0
+    assert style_mixing.main(argv + ["--class", "1"]) == 0
     expected = style_mixing.style_mixing_images(G, [1], [2], [0, 1], class_idx=1)
     np.testing.assert_array_equal(png(tmp_path / "1-2.png"), to_uint8(expected[(1, 2)]))
 
 
 @pytest.mark.parametrize("argv, name", [
-    (["--network", "{missing}"], "--network"),
     (["--rows", "3-1"], "--rows"),
     (["--rows", "a"], "--rows"),
     (["--rows", ""], "--rows"),
@@ -135,26 +124,10 @@ def test_conditional_network(tmp_path, capsys):
     (["--styles", "x"], "--styles"),
     (["--styles", "0", "--preset", "fine"], "--preset"),
     (["--preset", "tiny"], "--preset"),
-    (["--class", "0"], "--class"),
-    (["--trunc-cutoff", "-1"], "--trunc-cutoff"),
-    (["--outdir", "{file}"], "--outdir"),
 ])
 def test_bad_arguments_exit_2_naming_the_argument(tiny_network_file, tmp_path, capsys, argv, name):
-    (tmp_path / "file").write_text("not a directory")
-    paths = dict(missing=tmp_path / "missing.safetensors", file=tmp_path / "file")
-    argv = [str(a).format(**paths) for a in argv]
-    defaults = {"--network": tiny_network_file, "--rows": "1", "--cols": "2", "--outdir": tmp_path / "out"}
-    for flag, value in defaults.items():
-        if flag not in argv:
-            argv += [flag, str(value)]
-    assert run(argv) == 2
+    argv = with_defaults(argv, {"--network": tiny_network_file, "--rows": "1", "--cols": "2",
+                                "--outdir": tmp_path / "out"})
+    assert style_mixing.main(argv) == 2
     assert name in capsys.readouterr().err
 
-
-def test_help_describes_every_flag(capsys):
-    assert run(["--help"]) == 0
-    text = capsys.readouterr().out
-    flags = ("--network --rows --cols --styles --preset --trunc --trunc-cutoff --noise-mode --class --outdir "
-             "--device").split()
-    for flag in flags:
-        assert f"  {flag} " in text or f"| {flag} " in text, flag
