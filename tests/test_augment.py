@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from stylegan.augment import MULTIPLIERS, PRESETS, AdaController, AugmentPipe, make_augment_pipe, warp_affine
+from stylegan.augment.pipe import _Draws
 
 OFF = {name: 0 for name in MULTIPLIERS}
 
@@ -405,3 +406,80 @@ def test_controller_bad_input():
         ada.load_state_dict({"p": 0.1})
     with pytest.raises(ValueError, match="p"):
         ada.load_state_dict({**ada.state_dict(), "p": -1.0})
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The random draws: NVIDIA's probabilities and distributions.
+
+N_DRAWS, P_DRAWS = 40000, 0.6
+
+
+def _geometry_of(name, **kwargs):
+    """The [N, 3, 3] inverse maps of one geometric transform alone, for N_DRAWS images 4 high, 8 wide."""
+    pipe = only(name, P_DRAWS, **kwargs)
+    draws = _Draws(N_DRAWS, torch.Generator().manual_seed(1), torch.device("cpu"), torch.float64)
+    return pipe._geometry(torch.empty(N_DRAWS, 1, 4, 8, dtype=torch.float64), draws, P_DRAWS)
+
+
+def _colour_of(name, pixel, **kwargs):
+    """One colour transform alone applied to N_DRAWS copies of one RGB pixel, [N, 3]."""
+    pipe = only(name, P_DRAWS, **kwargs)
+    draws = _Draws(N_DRAWS, torch.Generator().manual_seed(2), torch.device("cpu"), torch.float64)
+    x = torch.tensor(pixel, dtype=torch.float64).view(1, 3, 1, 1).expand(N_DRAWS, 3, 1, 1)
+    return pipe._color(x, draws, P_DRAWS).view(N_DRAWS, 3)
+
+
+def _check_fraction(applied, expected):
+    assert applied.double().mean().item() == pytest.approx(expected, abs=0.015)
+
+
+def _check_log2_normal(values, std):
+    """values: the factors of the transformed images; log2 of them N(0, std^2)."""
+    logs = torch.log2(values)
+    assert logs.mean().item() == pytest.approx(0, abs=0.03 * std) and logs.std().item() == pytest.approx(std, rel=0.03)
+
+
+def test_geometric_draws():
+    scale = _geometry_of("scale", scale_std=0.3)[:, 0, 0]  # 1 / s
+    _check_fraction(scale != 1, P_DRAWS)
+    _check_log2_normal(scale[scale != 1], 0.3)
+    aniso = _geometry_of("aniso", aniso_std=0.4)
+    torch.testing.assert_close(aniso[:, 0, 0] * aniso[:, 1, 1], torch.ones(N_DRAWS, dtype=torch.float64))
+    _check_fraction(aniso[:, 0, 0] != 1, P_DRAWS)
+    _check_log2_normal(aniso[:, 1, 1][aniso[:, 1, 1] != 1], 0.4)
+    shift = _geometry_of("xfrac", xfrac_std=0.1)[:, :2, 2] / torch.tensor([8.0, 4.0], dtype=torch.float64)
+    moved = shift[:, 0] != 0
+    _check_fraction(moved, P_DRAWS)
+    assert (shift[moved].std(0) / 0.1).tolist() == pytest.approx([1, 1], rel=0.03)
+    # Rotation: before and after the anisotropic scaling, each with probability 1 - sqrt(1 - p), so that the image
+    # turns with probability p; each angle uniform in +-rotate_max half turns.
+    rotation = _geometry_of("rotate", rotate_max=0.5)
+    angle = torch.atan2(rotation[:, 1, 0], rotation[:, 0, 0])
+    turned = angle.abs() > 1e-12
+    _check_fraction(turned, P_DRAWS)
+    # One rotation stays within +-pi/2; the sum of two (probability q^2) does 3/4 of the time.
+    q = 1 - math.sqrt(1 - P_DRAWS)
+    _check_fraction(turned & (angle.abs() < math.pi / 2), 2 * q * (1 - q) + 0.75 * q * q)
+
+
+def test_colour_draws():
+    brightness = _colour_of("brightness", [0, 0, 0], brightness_std=0.3)[:, 0]  # the offset b
+    _check_fraction(brightness != 0, P_DRAWS)
+    assert brightness[brightness != 0].std().item() == pytest.approx(0.3, rel=0.03)
+    contrast = _colour_of("contrast", [1, 1, 1], contrast_std=0.5)[:, 0]
+    _check_fraction(contrast != 1, P_DRAWS)
+    _check_log2_normal(contrast[contrast != 1], 0.5)
+    flipped = _colour_of("lumaflip", [1, 1, 1])[:, 0] < 0
+    _check_fraction(flipped, P_DRAWS / 2)  # chosen with probability p, then flipped or not with equal odds
+    # Saturation scales the colour part (orthogonal to gray) by a log2-normal factor.
+    saturation = _colour_of("saturation", [1, -1, 0], saturation_std=1)[:, 0]
+    _check_fraction((saturation - 1).abs() > 1e-12, P_DRAWS)
+    _check_log2_normal(saturation[(saturation - 1).abs() > 1e-12], 1)
+    # Hue turns the colour part about the gray axis by an angle uniform in +-hue_max half turns.
+    chroma = torch.tensor([1, -1, 0], dtype=torch.float64)
+    turned = _colour_of("hue", chroma.tolist(), hue_max=0.25)
+    cos = (turned @ chroma / chroma.square().sum()).clamp(-1, 1)
+    angle = torch.acos(cos)
+    _check_fraction(angle > 1e-6, P_DRAWS)
+    assert angle.max().item() == pytest.approx(math.pi / 4, abs=1e-3)
+    assert angle[angle > 1e-6].mean().item() == pytest.approx(math.pi / 8, rel=0.03)

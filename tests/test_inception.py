@@ -3,8 +3,10 @@ the weights are looked for, one forward pass, and bad input."""
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from stylegan.metrics import inception
+from stylegan.metrics.features import TF32_SWITCHES, tf32_settings
 from stylegan.metrics.inception import WEIGHTS_FILE, WEIGHTS_URL, InceptionV3, load_inception, resolve_weights
 
 # Keys of pt_inception-2015-12-05-6726825d.pth (torchvision's Inception3 with 1008 classes and no aux classifier, as
@@ -143,3 +145,34 @@ def test_tensorflow_pooling_quirks():
 def test_bad_images_raise(images):
     with pytest.raises(ValueError, match=r"uint8 \[N, 3, H, W\]"):
         InceptionV3()(images)
+
+
+def test_input_is_pytorch_fids_pipeline():
+    """pytorch-fid feeds the network F.interpolate(x, 299, bilinear, align_corners=False) * 2 - 1 of images x in
+    [0, 1]: the published weights give the published FIDs only from that input."""
+    module = InceptionV3()
+    seen = []
+    module.Conv2d_1a_3x3.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    images = torch.randint(0, 256, (2, 3, 40, 56), dtype=torch.uint8)
+    module(images)
+    expected = F.interpolate(images.float() / 255, size=(299, 299), mode="bilinear", align_corners=False) * 2 - 1
+    torch.testing.assert_close(seen[0], expected, atol=1e-6, rtol=0)
+
+
+def allow_tf32(monkeypatch):
+    """Lets CUDA use TF32 (every switch on) until the test ends."""
+    for owner, name, full in TF32_SWITCHES:
+        monkeypatch.setattr(owner, name, "tf32" if isinstance(full, str) else True)
+
+
+def test_convolutions_run_without_tf32(monkeypatch):
+    """As NVIDIA's metrics: TF32 (torch's default for cuDNN convolutions) is off inside, restored afterwards."""
+    allow_tf32(monkeypatch)
+    before = tf32_settings()
+    module = InceptionV3()
+    seen = []
+    for layer in (module.Conv2d_1a_3x3, module.Mixed_7c):
+        layer.register_forward_pre_hook(lambda *_: seen.append(tf32_settings()))
+    module(torch.randint(0, 256, (1, 3, 32, 32), dtype=torch.uint8))
+    assert seen == [[full for *_, full in TF32_SWITCHES]] * 2 and tf32_settings() == before != seen[0]
+

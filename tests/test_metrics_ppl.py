@@ -11,6 +11,7 @@ import torch
 from conftest import tiny_generator
 
 from stylegan.metrics import compute_metrics, perceptual_path_length, pixel_distance
+from stylegan.metrics.features import TF32_SWITCHES, tf32_settings
 from stylegan.perceptual import LPIPSDistance, VGG16Features
 from stylegan.metrics.ppl import _prepare, filtered_mean, path_length_samples, resolve_distance, slerp
 
@@ -105,6 +106,8 @@ def test_prepare_downsamples_large_images_and_makes_rgb():
     torch.testing.assert_close(out[:, :1], torch.nn.functional.avg_pool2d(x, 2))
     torch.testing.assert_close(out[:, 2], out[:, 0])
     assert _prepare(torch.randn(2, 3, 64, 64), crop=True).shape == (2, 3, 32, 32)
+    # The downsampling factor comes from the cropped height (StyleGAN's TensorFlow metric): 1024 -> 512 crop -> 256.
+    assert _prepare(torch.randn(1, 3, 1024, 1024), crop=True).shape == (1, 3, 256, 256)
 
 
 def test_filtered_mean_drops_the_outer_percentiles():
@@ -124,12 +127,46 @@ def test_distance_choice(monkeypatch, no_perceptual, tmp_path):
     torch.save(VGG16Features(widths=(2, 2, 2, 2, 2)).state_dict(), weights)
     monkeypatch.setenv("STYLEGAN_VGG16", str(weights))
     distance, kind = resolve_distance(None)
-    assert kind == "lpips" and isinstance(distance, LPIPSDistance)
+    assert kind == "vgg" and isinstance(distance, LPIPSDistance)
     custom = lambda a, b: a.sum()  # noqa: E731
     assert resolve_distance(custom) == (custom, "custom")
     assert resolve_distance(pixel_distance) == (pixel_distance, "pixel")
     with pytest.raises(TypeError, match="distance must be a callable"):
         resolve_distance("lpips")
+
+
+def test_runner_names_the_uncalibrated_vgg_distance_apart(monkeypatch, no_perceptual, tmp_path):
+    """Published PPLs measure with LPIPS's learned channel weights; stylegan.perceptual weighs every channel 1."""
+    weights = tmp_path / "vgg16.pth"
+    torch.save(VGG16Features(widths=(2, 2, 2, 2, 2)).state_dict(), weights)
+    monkeypatch.setenv("STYLEGAN_VGG16", str(weights))
+    results = compute_metrics(tiny_generator(resolution=32), None, ["ppl2_wend", "ppl_zend"], num_gen=4)
+    assert list(results) == ["ppl2_vgg_wend_4", "ppl_vgg_zend_4"]
+
+
+def allow_tf32(monkeypatch):
+    """Lets CUDA use TF32 (every switch on) until the test ends."""
+    for owner, name, full in TF32_SWITCHES:
+        monkeypatch.setattr(owner, name, "tf32" if isinstance(full, str) else True)
+
+
+def test_runs_without_tf32(monkeypatch):
+    """TF32's 10-bit mantissa would swamp the 1e-4 steps: off inside (mapping, synthesis, distance), then restored."""
+    allow_tf32(monkeypatch)
+    before, seen = tf32_settings(), []
+
+    def record(*_):
+        seen.append(tf32_settings())
+
+    def recording_distance(img0, img1):
+        record()
+        return pixel_distance(img0, img1)
+
+    G = tiny_generator()
+    for module in (G.mapping, G.synthesis):
+        module.register_forward_pre_hook(record)
+    perceptual_path_length(G, 4, space="z", distance=recording_distance)
+    assert seen == [[full for *_, full in TF32_SWITCHES]] * 6 and tf32_settings() == before != seen[0]
 
 
 def test_runner_names_the_pixel_fallback_apart(monkeypatch, no_perceptual):

@@ -1,12 +1,17 @@
 """Precision and recall with k-nearest-neighbour manifolds (stylegan.metrics.precision_recall) on point sets whose
 answers are known by construction."""
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
 
 from stylegan.metrics import precision_recall
+from stylegan.metrics.features import TF32_SWITCHES, tf32_settings
 from stylegan.metrics.precision_recall import manifold_coverage, manifold_radii
+
+pr_module = importlib.import_module("stylegan.metrics.precision_recall")   # the package's name is the function
 
 
 def line(*xs, dim=3):
@@ -67,6 +72,27 @@ def test_device_matches_cpu(device):
     rng = np.random.default_rng(3)
     real, gen = rng.standard_normal((64, 16)), rng.standard_normal((64, 16)) + 0.5
     assert precision_recall(real, gen, device=device) == pytest.approx(precision_recall(real, gen), abs=1 / 64)
+
+
+def allow_tf32(monkeypatch):
+    """Lets CUDA use TF32 (every switch on) until the test ends."""
+    for owner, name, full in TF32_SWITCHES:
+        monkeypatch.setattr(owner, name, "tf32" if isinstance(full, str) else True)
+
+
+def test_distances_without_tf32(monkeypatch):
+    """Squared distances from matrix products lose their small values to TF32's 10-bit mantissa: off inside, as in
+    NVIDIA's metrics, and restored afterwards."""
+    allow_tf32(monkeypatch)
+    before, seen, distances = tf32_settings(), [], pr_module._squared_distances
+
+    def recording(a, b):
+        seen.append(tf32_settings())
+        return distances(a, b)
+
+    monkeypatch.setattr(pr_module, "_squared_distances", recording)
+    precision_recall(line(*range(6)), line(*range(1, 7)), k=1)
+    assert seen == [[full for *_, full in TF32_SWITCHES]] * 4 and tf32_settings() == before != seen[0]
 
 
 @pytest.mark.parametrize("kwargs,match", [

@@ -12,6 +12,7 @@ from PIL import Image
 from stylegan.data import open_dataset
 from stylegan.metrics import RandomFeatures, append_jsonl, compute_metric, compute_metrics, dataset_feature_stats
 from stylegan.metrics import stats_cache
+from stylegan.metrics.features import TF32_SWITCHES, tf32_settings
 from stylegan.metrics.inception import InceptionV3
 
 RES = 16
@@ -73,6 +74,26 @@ def test_all_feature_metrics_and_swd_at_once(shapes, tmp_path):
     assert 0 <= results["pr24_k3_full_random_precision"] <= 1
     assert features.images == 24 + 24        # generated and real features extracted once for the three metrics
     assert G.training and torch.equal(G.mapping.w_avg, w_avg)     # evaluation mode only while measuring
+
+
+def allow_tf32(monkeypatch):
+    """Lets CUDA use TF32 (every switch on) until the test ends."""
+    for owner, name, full in TF32_SWITCHES:
+        monkeypatch.setattr(owner, name, "tf32" if isinstance(full, str) else True)
+
+
+def test_generator_and_features_run_without_tf32(shapes, monkeypatch):
+    """As NVIDIA's metrics: no TF32 in the generator or the feature network; the settings are restored after."""
+    allow_tf32(monkeypatch)
+    before, seen = tf32_settings(), []
+    G, features = tiny_generator(), RandomFeatures()
+    for module in (G, features):
+        module.register_forward_pre_hook(lambda *_: seen.append(tf32_settings()))
+    results = compute_metrics(G, shapes, ["fid", "swd"], num_gen=8, feature_extractor=features, batch=8,
+                              use_cache=False)
+    # G: 8 images for each metric; features: 8 generated and 24 real images.
+    assert len(results) == 3 and seen == [[full for *_, full in TF32_SWITCHES]] * (2 + 4)
+    assert tf32_settings() == before != seen[0]
 
 
 def test_replaying_the_data_gives_a_perfect_score(shapes, tmp_path):

@@ -24,7 +24,8 @@ _METRIC_HELP = """metric names (a count is the number of generated images, writt
   fid50k_full, kid50k_full   FID / KID against all real images (fid / kid); fid50k, kid50k: the first 50k items
   pr50k3_full, pr50k3        precision and recall, k = 3 (pr); with Inception features, named ..._inception_...
   ppl2_wend                  perceptual path length in w, end points, no crop (ppl); also ppl_zfull, ppl_wfull,
-                             ppl_zend, ppl_wend (cropped); LPIPS from stylegan.perceptual, else pixel (ppl2_pixel_wend)
+                             ppl_zend, ppl_wend (cropped); stylegan.perceptual's uncalibrated VGG16 distance
+                             (named ppl2_vgg_wend), else pixel (ppl2_pixel_wend)
   swd16k                     sliced Wasserstein distance on Laplacian pyramids (swd)
   other counts: fid10k_full, kid2k, pr5k3_full, pr200_k3, ppl2_wend_1k, swd4k; or --num-gen N for all"""
 

@@ -5,16 +5,51 @@ A feature extractor is any callable with three attributes (`FeatureExtractor`): 
 channels before they reach it (`as_rgb`). Two come with the package: the FID's Inception-v3
 (stylegan.metrics.inception) and `RandomFeatures`, a small convolutional network with fixed random weights for tests
 (its values are not comparable with anything published).
+
+The metrics run their float32 convolutions and matrix products in full float32 (`full_float32`), never in TF32, as
+NVIDIA's metric code does: TF32 rounds the operands to 10 bits of mantissa (relative error about 5e-4, against 6e-8),
+enough to swamp the 1e-4 latent steps of the perceptual path length and to move every feature.
 """
 
-from typing import Optional, Protocol
+import contextlib
+from typing import Iterator, Optional, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FeatureExtractor", "FeatureStats", "RandomFeatures", "as_rgb", "check_extractor"]
+__all__ = ["FeatureExtractor", "FeatureStats", "RandomFeatures", "TF32_SWITCHES", "as_rgb", "check_extractor",
+           "full_float32", "tf32_settings"]
+
+
+# The switches that let CUDA run float32 convolutions (cuDNN) and matrix products in TF32, and their full-float32
+# settings: torch >= 2.9 has per-operation precisions (and refuses to read the older allow_tf32 flags once both kinds
+# were set), older releases only the allow_tf32 flags.
+if hasattr(torch.backends.cuda.matmul, "fp32_precision") and hasattr(torch.backends.cudnn, "conv"):
+    TF32_SWITCHES = ((torch.backends.cudnn.conv, "fp32_precision", "ieee"),
+                     (torch.backends.cuda.matmul, "fp32_precision", "ieee"))
+else:
+    TF32_SWITCHES = ((torch.backends.cudnn, "allow_tf32", False), (torch.backends.cuda.matmul, "allow_tf32", False))
+
+
+def tf32_settings() -> list:
+    """The current values of the TF32_SWITCHES."""
+    return [getattr(owner, name) for owner, name, _ in TF32_SWITCHES]
+
+
+@contextlib.contextmanager
+def full_float32() -> Iterator[None]:
+    """Inside, CUDA convolutions and matrix products in float32 do not use TF32 (torch's default for cuDNN
+    convolutions does); afterwards the TF32_SWITCHES are as before."""
+    saved = tf32_settings()
+    for owner, name, full in TF32_SWITCHES:
+        setattr(owner, name, full)
+    try:
+        yield
+    finally:
+        for (owner, name, _), value in zip(TF32_SWITCHES, saved):
+            setattr(owner, name, value)
 
 
 class FeatureExtractor(Protocol):

@@ -7,7 +7,7 @@ What differs from torchvision's Inception-v3 (the quirks of that TensorFlow grap
 - the 3x3 average pooling branches of the Mixed_5 (A), Mixed_6b-e (C) and Mixed_7b (E) blocks average over the
   pixels inside the image only (zero padding not counted);
 - Mixed_7c's pooling branch takes a 3x3 *max* pool (stride 1, padding 1) instead of an average.
-Every convolution is bias-free and followed by batch normalization (eps 1e-3) and ReLU.
+Every convolution is bias-free and followed by batch normalization (eps 1e-3) and ReLU, in full float32 (no TF32).
 
 Input: uint8 images [N, 3, H, W] (0..255), resized bilinearly (no antialiasing, align_corners=False) to 299x299 and
 scaled to [-1, 1] (as pytorch-fid does); output: the [N, 2048] average-pooled activations of Mixed_7c. NVIDIA's
@@ -28,6 +28,8 @@ from typing import Optional, Union
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .features import full_float32
 
 __all__ = ["DEFAULT_WEIGHTS_PATH", "ENV_VAR", "INPUT_SIZE", "InceptionV3", "WEIGHTS_FILE", "WEIGHTS_URL",
            "load_inception", "load_inception_weights", "resolve_weights"]
@@ -205,13 +207,14 @@ class InceptionV3(nn.Module):
         if x.shape[2:] != (INPUT_SIZE, INPUT_SIZE):
             x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
         x = x / 127.5 - 1
-        x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
-        x = F.max_pool2d(x, 3, stride=2)
-        x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
-        x = F.max_pool2d(x, 3, stride=2)
-        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b, self.Mixed_6c,
-                      self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b, self.Mixed_7c):
-            x = block(x)
+        with full_float32():
+            x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
+            x = F.max_pool2d(x, 3, stride=2)
+            x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
+            x = F.max_pool2d(x, 3, stride=2)
+            for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b, self.Mixed_6c,
+                          self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b, self.Mixed_7c):
+                x = block(x)
         return x.mean(dim=(2, 3))
 
 
@@ -273,7 +276,7 @@ def load_inception_weights(module: InceptionV3, path: PathLike) -> InceptionV3:
     if not sha.startswith(WEIGHTS_SHA256_PREFIX):
         warnings.warn(f"{path}: SHA-256 {sha[:16]}... is not that of {WEIGHTS_FILE}; its FID values will not be "
                       f"comparable to published ones", stacklevel=2)
-    module.cache_key = f"{path.name}-sha256-{sha}"
+    module.cache_key = f"{path.name}-sha256-{sha}-fp32"  # features computed in full float32 (no TF32)
     return module
 
 

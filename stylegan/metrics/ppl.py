@@ -5,15 +5,19 @@ For each sample: two latents z0, z1 ~ N(0, I) (and a label from `labels` for a c
 [0, 1] (sampling 'full') or t = 0 (sampling 'end'). In space 'w' the mapped ws are interpolated linearly at t and
 t + epsilon; in space 'z' the latents are interpolated spherically (`slerp`) and then mapped. The two images come
 from the synthesis network with the same noise (noise_mode 'const', the constant noise buffers redrawn for every
-batch, so all samples of a batch share them; batches of 2 as NVIDIA's metric; float32 throughout). Optionally
-center-cropped (crop: rows 3/8..7/8, columns 2/8..6/8 of the image, the face region of FFHQ), box-downsampled to
-256x256 when larger, grayscale repeated to RGB. The sample's value is distance(image_t, image_t+eps) / epsilon^2.
-The PPL is the mean of the values between the 1st ('lower') and 99th ('higher') percentiles.
+batch, so all samples of a batch share them; batches of 2 as NVIDIA's metric; float32 throughout, without TF32).
+Optionally center-cropped (crop: rows 3/8..7/8, columns 2/8..6/8 of the image, the face region of FFHQ), then
+box-downsampled by (its height // 256) when that is 2 or more, grayscale repeated to RGB. The factor comes from the
+cropped height, as in StyleGAN's TensorFlow metric that gave the published cropped PPLs (a 1024x1024 generator's
+512x512 crops go to 256x256); NVIDIA's PyTorch port divides by (resolution // 256) instead, which takes those crops
+to 128x128. Without crop the two agree. The sample's value is distance(image_t, image_t+eps) / epsilon^2. The PPL is
+the mean of the values between the 1st ('lower') and 99th ('higher') percentiles.
 
 The distance: any callable (img0, img1) -> [N] taking float images in [-1, 1] ([N, 3, H, W]). By default
-(`distance=None`) stylegan.perceptual's LPIPS-style VGG16 distance when its weights are found, else `pixel_distance`
-(mean squared pixel difference) with a warning; pixel values are not comparable with LPIPS-based ones, and the runner
-names them differently ('ppl2_pixel_wend').
+(`distance=None`) stylegan.perceptual's VGG16 distance when its weights are found (kind 'vgg': LPIPS's layers and
+normalization with every channel weighted 1, where the published PPLs use LPIPS's learned weights), else
+`pixel_distance` (mean squared pixel difference) with a warning. Neither is comparable with published values, and the
+runner names them apart ('ppl2_vgg_wend', 'ppl2_pixel_wend').
 """
 
 import copy
@@ -25,6 +29,7 @@ import numpy as np
 import torch
 
 from ..cli import progress as show_progress
+from .features import full_float32
 
 __all__ = ["SPACES", "SAMPLINGS", "filtered_mean", "path_length_samples", "perceptual_path_length",
            "pixel_distance", "resolve_distance", "slerp"]
@@ -55,7 +60,7 @@ def pixel_distance(img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:
 
 
 def resolve_distance(distance: Optional[Distance] = None, device: Optional[torch.device] = None) -> tuple:
-    """(callable, kind): for distance None, stylegan.perceptual's LPIPS-style VGG16 distance on `device` ('lpips')
+    """(callable, kind): for distance None, stylegan.perceptual's LPIPS-style VGG16 distance on `device` ('vgg')
     when its weights are found (see stylegan.perceptual.load_distance), else pixel_distance ('pixel', with a warning
     saying where the weights go); a given callable as it is ('pixel' for pixel_distance, else 'custom')."""
     if distance is not None:
@@ -68,7 +73,7 @@ def resolve_distance(distance: Optional[Distance] = None, device: Optional[torch
         warnings.simplefilter("ignore")
         loaded = load_distance(device=device)
     if isinstance(loaded, LPIPSDistance):
-        return loaded, "lpips"
+        return loaded, "vgg"
     warnings.warn(f"no VGG16 weights for the LPIPS distance: the path length is measured with the mean squared "
                   f"pixel difference instead (results named ppl*_pixel_*, not comparable with published PPL values); "
                   f"put torchvision's {WEIGHTS_NAME} at {default_weights_path()} or name it with {ENV_VAR}=PATH",
@@ -141,15 +146,16 @@ def path_length_samples(G: torch.nn.Module, num_samples: int, epsilon: float = 1
         t = (torch.rand([n, 1], generator=generator) * (1 if sampling == "full" else 0)).to(device)
         c = labels(n).to(device) if G.c_dim > 0 else None
         c2 = torch.cat([c, c]) if c is not None else None
-        if space == "w":
-            w0, w1 = G.mapping(torch.cat([z0, z1]), c2).chunk(2)
-            ws = torch.cat([w0.lerp(w1, t[:, :, None]), w0.lerp(w1, t[:, :, None] + epsilon)])
-        else:
-            ws = G.mapping(torch.cat([slerp(z0, z1, t), slerp(z0, z1, t + epsilon)]), c2)
         for buf in noise_buffers:
             buf.copy_(torch.randn(buf.shape, generator=generator))
-        images = _prepare(G.synthesis(ws, noise_mode="const", **synthesis_kwargs).float(), crop)
-        dist = distance(images[:n], images[n:])
+        with full_float32():
+            if space == "w":
+                w0, w1 = G.mapping(torch.cat([z0, z1]), c2).chunk(2)
+                ws = torch.cat([w0.lerp(w1, t[:, :, None]), w0.lerp(w1, t[:, :, None] + epsilon)])
+            else:
+                ws = G.mapping(torch.cat([slerp(z0, z1, t), slerp(z0, z1, t + epsilon)]), c2)
+            images = _prepare(G.synthesis(ws, noise_mode="const", **synthesis_kwargs).float(), crop)
+            dist = distance(images[:n], images[n:])
         values.append(torch.as_tensor(dist).reshape(n).double().cpu() / epsilon ** 2)
     return torch.cat(values).numpy()
 

@@ -9,14 +9,16 @@ The paper and NVIDIA's metric use VGG16 features; here the features are whatever
 the FID's Inception features by default, and it names the feature network in the result, e.g.
 'pr50k3_full_inception_precision', because those values differ from VGG16-based ones).
 
-Distances are compared squared, in float32, on the features' device, in blocks of at most `block_elements`
-distances.
+Distances are compared squared, in float32 (no TF32), on the features' device, in blocks of at most
+`block_elements` distances. (NVIDIA's metric rounds features and distances to float16.)
 """
 
 from typing import Optional
 
 import numpy as np
 import torch
+
+from .features import full_float32
 
 __all__ = ["manifold_radii", "manifold_coverage", "precision_recall"]
 
@@ -67,6 +69,7 @@ def precision_recall(real, gen, k: int = 3, device: Optional[torch.device] = Non
     if real.shape[1] != gen.shape[1]:
         raise ValueError(f"real and gen features differ in dimension: {real.shape[1]} and {gen.shape[1]}")
     gen = gen.to(real.device)
-    precision = manifold_coverage(real, manifold_radii(real, k, block_elements), gen, block_elements)
-    recall = manifold_coverage(gen, manifold_radii(gen, k, block_elements), real, block_elements)
+    with full_float32():
+        precision = manifold_coverage(real, manifold_radii(real, k, block_elements), gen, block_elements)
+        recall = manifold_coverage(gen, manifold_radii(gen, k, block_elements), real, block_elements)
     return precision, recall

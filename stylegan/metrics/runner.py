@@ -16,12 +16,14 @@ Results are plain floats keyed by the metric's name, e.g. {'fid50k_full': 3.1}; 
 <name>_recall, swd <name> (the mean over levels) and <name>_<resolution> per level. A name says when a value is
 not comparable with published ones: a feature network other than the metric's standard one (Inception for FID and
 KID, VGG16 for precision/recall) is appended ('pr50k3_full_inception', 'fid2k_full_random'), and a PPL measured
-without LPIPS is 'ppl2_pixel_wend'.
+without LPIPS's calibrated VGG16 says with what: 'ppl2_vgg_wend' (stylegan.perceptual's VGG16 distance, every channel
+weighted 1) or 'ppl2_pixel_wend' (stylegan.metrics.ppl).
 
 Generation follows NVIDIA's metrics: z ~ N(0, I) (drawn on the CPU from `seed`), labels of random dataset items for
 a conditional generator, G(z, c, noise_mode=..., truncation_psi=...) in evaluation mode without gradients, images
 quantized as uint8(clamp(x * 127.5 + 128, 0, 255)). The generator's mode is restored afterwards; it is not copied
-(PPL works on a copy). Dataset features are cached on disk (stylegan.metrics.stats_cache).
+(PPL works on a copy). Generator, feature networks and distances run in full float32, without TF32. Dataset
+features are cached on disk (stylegan.metrics.stats_cache).
 
 In the training loop (one process; other ranks should not call it):
 
@@ -42,7 +44,7 @@ import numpy as np
 import torch
 
 from ..cli import progress as show_progress
-from .features import FeatureStats, as_rgb, check_extractor
+from .features import FeatureStats, as_rgb, check_extractor, full_float32
 from .fid import frechet_distance
 from .inception import load_inception
 from .kid import kernel_inception_distance
@@ -156,7 +158,7 @@ def parse_metric(name: str, num_gen: Optional[int] = None) -> MetricSpec:
 class MetricResult:
     """One metric's outcome: name (as the results are keyed, module docstring), results {key: float}, num_gen,
     num_real (None for PPL), total_time in seconds, features (the feature network's name, fid/kid/pr) and distance
-    ('lpips', 'pixel' or 'custom', PPL)."""
+    ('vgg', 'pixel' or 'custom', PPL)."""
 
     name: str
     results: dict
@@ -299,7 +301,7 @@ def evaluate_metrics(G: torch.nn.Module, dataset, names: Sequence[str], num_gen:
                                                     device, batch, num_workers, progress)
         return real_stats[num]
 
-    for spec in specs:
+    def measure(spec: MetricSpec) -> MetricResult:
         start = time.time()
         if spec.kind in FEATURE_KINDS:
             num_real = _num_real(spec, dataset)
@@ -313,27 +315,33 @@ def evaluate_metrics(G: torch.nn.Module, dataset, names: Sequence[str], num_gen:
             else:
                 precision, recall = precision_recall(reals.features(), fake.features(), spec.k, device)
                 results = {f"{name}_precision": precision, f"{name}_recall": recall}
-            yield MetricResult(name, results, spec.num_gen, num_real, time.time() - start, features=extractor.name)
-        elif spec.kind == "ppl":
+            return MetricResult(name, results, spec.num_gen, num_real, time.time() - start, features=extractor.name)
+        if spec.kind == "ppl":
             function, kind = resolve_distance(distance, device)
-            name = spec.name.replace("_", "_pixel_", 1) if kind == "pixel" else spec.name
+            # The published PPLs use LPIPS's calibrated VGG16: our uncalibrated one and the pixel fallback are named.
+            name = spec.name.replace("_", f"_{kind}_", 1) if kind in ("vgg", "pixel") else spec.name
             value = perceptual_path_length(G, spec.num_gen, _PPL_EPSILON, spec.space, spec.sampling, spec.crop,
                                            _PPL_BATCH, function, _label_sampler(G, dataset, seed), device, seed,
                                            progress)
-            yield MetricResult(name, {name: value}, spec.num_gen, None, time.time() - start, distance=kind)
-        else:
-            num_real = _num_real(spec, dataset)
-            accumulator = SWDAccumulator(seed=seed)
-            loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, range(num_real)), batch_size=batch,
-                                                 num_workers=num_workers, generator=torch.Generator())
-            for images, _labels in loader:
-                accumulator.add_a(images.to(device))
-            for images in _generated_images(G, dataset, spec.num_gen, batch, device, seed, noise_mode,
-                                            truncation_psi, "swd generated (batches)" if progress else None):
-                accumulator.add_b(images)
-            swd = accumulator.compute()
-            results = {spec.name: swd["swd_mean"], **{f"{spec.name}_{res}": v for res, v in swd["swd_levels"].items()}}
-            yield MetricResult(spec.name, results, spec.num_gen, num_real, time.time() - start)
+            return MetricResult(name, {name: value}, spec.num_gen, None, time.time() - start, distance=kind)
+        num_real = _num_real(spec, dataset)
+        accumulator = SWDAccumulator(seed=seed)
+        loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, range(num_real)), batch_size=batch,
+                                             num_workers=num_workers, generator=torch.Generator())
+        for images, _labels in loader:
+            accumulator.add_a(images.to(device))
+        for images in _generated_images(G, dataset, spec.num_gen, batch, device, seed, noise_mode, truncation_psi,
+                                        "swd generated (batches)" if progress else None):
+            accumulator.add_b(images)
+        swd = accumulator.compute()
+        results = {spec.name: swd["swd_mean"], **{f"{spec.name}_{res}": v for res, v in swd["swd_levels"].items()}}
+        return MetricResult(spec.name, results, spec.num_gen, num_real, time.time() - start)
+
+    for spec in specs:
+        # Generator, feature networks and distances in full float32, as NVIDIA's metrics run them (no TF32).
+        with full_float32():
+            result = measure(spec)
+        yield result
 
 
 def compute_metric(G: torch.nn.Module, dataset, name: str, **options) -> MetricResult:

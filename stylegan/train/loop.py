@@ -214,8 +214,8 @@ class TrainingLoop:
                                                     gen_c[part], gain=phase.interval / rounds)
             for name, value in values.items():
                 self.stats.add(name, value)
-            if self.ada is not None and "Loss/scores/real" in values:
-                self.ada.accumulate(values["Loss/scores/real"])
+            if self.ada is not None and "Loss/signs/real" in values:
+                self.ada.accumulate(values["Loss/signs/real"])
         phase.module.requires_grad_(False)
         grads = [p.grad for p in phase.module.parameters() if p.grad is not None]
         average_gradients(phase.module.parameters(), self.group)

@@ -125,4 +125,5 @@ class StyleGANLoss:
         grads, = torch.autograd.grad(logits.sum(), real, create_graph=True)
         penalty = grads.square().sum([1, 2, 3])
         (penalty * (self.r1_gamma / 2)).mean().mul(gain).backward()
-        return {"Loss/r1_penalty": penalty.detach()}
+        # D's signs on these reals count for ADA too (NVIDIA's loss reports them from its R1 pass as well).
+        return {"Loss/r1_penalty": penalty.detach(), "Loss/signs/real": logits.detach().sign()}
