@@ -300,6 +300,8 @@ class TrainingLoop:
                 parts.append(f"{label} {v[key]:.3f}")
         if "Progress/augment" in v:
             parts.append(f"augment {v['Progress/augment']:.3f}")
+        if "Progress/ada_rt" in v:
+            parts.append(f"r_t {v['Progress/ada_rt']:.2f}")
         skipped = sum(self.nonfinite.values())
         if skipped:
             parts.append(f"non-finite steps skipped {skipped}")
