@@ -80,9 +80,8 @@ def pick_device(spec: str = "auto") -> torch.device:
     return device
 
 
-def load_generator(path, device: torch.device) -> torch.nn.Module:
-    """The generator to use from a network file: G_ema of an NVIDIA pickle, a snapshot directory or a run directory
-    (its newest snapshot), or one of our safetensors generator files; in evaluation mode on `device`."""
+def network_file(path) -> Path:
+    """What --network names: the file or snapshot directory itself, or a run directory's newest snapshot."""
     path = Path(path)
     if path.is_dir() and not (path / "G_ema.safetensors").is_file():
         snapshots = sorted(p for p in path.glob("snapshot-*") if p.is_dir() and (p / "G_ema.safetensors").is_file())
@@ -91,6 +90,13 @@ def load_generator(path, device: torch.device) -> torch.nn.Module:
         path = snapshots[-1]
     if not path.exists():
         raise FileNotFoundError(f"--network: no such file or directory: {path}")
+    return path
+
+
+def load_generator(path, device: torch.device) -> torch.nn.Module:
+    """The generator to use from a network file: G_ema of an NVIDIA pickle, a snapshot directory or a run directory
+    (its newest snapshot), or one of our safetensors generator files; in evaluation mode on `device`."""
+    path = network_file(path)
     G = load_network(path, key="G_ema", device=device)
     if not hasattr(G, "mapping"):
         raise ValueError(f"--network: {path} holds a {type(G).__name__}, not a generator")

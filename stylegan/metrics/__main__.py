@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..cli import load_generator, pick_device, run_command
+from ..cli import load_generator, network_file, pick_device, run_command
 from ..data import open_dataset
 from .features import RandomFeatures
 from .inception import DEFAULT_WEIGHTS_PATH, ENV_VAR
@@ -70,12 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _snapshot_and_outdir(network: Path) -> tuple:
-    """(the network file or snapshot evaluated, the default directory of its jsonl files), following
-    stylegan.cli.load_generator's choice of the newest snapshot in a run directory."""
-    if network.is_dir() and not (network / "G_ema.safetensors").is_file():
-        snapshots = sorted(p for p in network.glob("snapshot-*") if p.is_dir() and (p / "G_ema.safetensors").is_file())
-        return (snapshots[-1] if snapshots else network), network
-    return network, network.parent
+    """(the network file or snapshot evaluated, the default directory of its jsonl files: the run directory given,
+    else the one holding the file or snapshot)."""
+    snapshot = network_file(network)
+    return snapshot, network if snapshot != network else network.parent
 
 
 def _check_positive(value, name: str, minimum: int = 1) -> None:
