@@ -37,4 +37,9 @@ TORCH_LIBRARY(stylegan_ops, m) {
     m.def("style_epilogue_backward(Tensor grad, Tensor x, Tensor? noise, Tensor? noise_weight, Tensor? b, "
           "Tensor scale, Tensor mean, Tensor rstd, float alpha, float gain, float eps) -> (Tensor, Tensor, Tensor)",
           tags);
+    // 3x3 convolution (a correlation, as torch's conv2d) of x [N, C, H, W] with w [K, C, 3, 3], zero padding 1,
+    // stride 1: [N, K, H, W]. Its gradients are conv3x3 and conv3x3_weight_grad again.
+    m.def("conv3x3(Tensor x, Tensor w) -> Tensor", tags);
+    // The gradient of conv3x3(x, w) with respect to w, given the gradient of its output: [K, C, 3, 3].
+    m.def("conv3x3_weight_grad(Tensor grad, Tensor x) -> Tensor", tags);
 }

@@ -7,11 +7,12 @@ without them the ops run the reference path after one warning (``python -m style
 from .activations import ACTIVATIONS
 from .adain import adain, style_epilogue
 from .bias_act import bias_act
+from .conv3x3 import conv3x3
 from .noise_bias_act import noise_bias_act
 from .upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
 
 # The ops with fused kernels, by their name in torch.ops.stylegan_ops.
-OPS = ("bias_act", "upfirdn2d", "noise_bias_act", "adain", "style_epilogue")
+OPS = ("bias_act", "upfirdn2d", "noise_bias_act", "adain", "style_epilogue", "conv3x3")
 
-__all__ = ["ACTIVATIONS", "OPS", "adain", "bias_act", "downsample2d", "filter2d", "noise_bias_act", "setup_filter",
+__all__ = ["ACTIVATIONS", "OPS", "adain", "bias_act", "conv3x3", "downsample2d", "filter2d", "noise_bias_act", "setup_filter",
            "style_epilogue", "upfirdn2d", "upsample2d"]

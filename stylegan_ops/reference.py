@@ -97,3 +97,15 @@ def style_epilogue(x: torch.Tensor, noise: Optional[torch.Tensor], noise_weight:
                    eps: float) -> torch.Tensor:
     """StyleGAN's layer tail: adain(lrelu(x + noise_weight * noise + b, alpha) * gain, scale, bias)."""
     return adain(noise_bias_act(x, noise, noise_weight, b, "lrelu", alpha, gain, None), scale, bias, eps)
+
+
+def conv3x3(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """3x3 correlation, zero padding 1, stride 1: torch's conv2d."""
+    return F.conv2d(x, w, padding=1)
+
+
+def conv3x3_weight_grad(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The gradient of conv3x3(x, w) with respect to w, given its output's gradient: [K, C, 3, 3]."""
+    w = x.new_empty([grad.shape[1], x.shape[1], 3, 3])
+    return torch.ops.aten.convolution_backward(grad, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
+                                               [False, True, False])[1]

@@ -11,3 +11,13 @@
 #else
 #define SG_CPU_MULTIVERSION
 #endif
+
+// Before a loop whose iterations do not depend on each other through memory (say, rows of one buffer that never
+// overlap): lets the compiler vectorize it without run-time overlap checks.
+#if defined(__GNUC__) && !defined(__clang__)
+#define SG_VECTORIZE _Pragma("GCC ivdep")
+#elif defined(__clang__)
+#define SG_VECTORIZE _Pragma("clang loop vectorize(assume_safety)")
+#else
+#define SG_VECTORIZE
+#endif
