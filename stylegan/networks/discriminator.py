@@ -54,18 +54,18 @@ class DiscriminatorBlock(OpsModule):
                                     resample_filter=resample_filter, trainable=trainable(),
                                     channels_last=self.channels_last)
 
-    def working_format(self, force_fp32: bool = False) -> dict:
-        """The dtype and memory format this block computes in."""
+    def working_format(self, device: torch.device, force_fp32: bool = False) -> dict:
+        """The dtype and memory format this block computes in on `device`."""
+        channels_last = (self.channels_last and not force_fp32) or self.fused_cpu_channels_last(device)
         return dict(dtype=self.low_precision if self.use_fp16 and not force_fp32 else torch.float32,
-                    memory_format=torch.channels_last if self.channels_last and not force_fp32
-                    else torch.contiguous_format)
+                    memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
     def from_rgb(self, img: torch.Tensor, force_fp32: bool = False) -> torch.Tensor:
         """fromRGB of img, in this block's dtype and memory format."""
-        return self.fromrgb(img.to(**self.working_format(force_fp32)))
+        return self.fromrgb(img.to(**self.working_format(img.device, force_fp32)))
 
     def forward(self, x: Optional[torch.Tensor], img: Optional[torch.Tensor], force_fp32: bool = False):
-        working_format = self.working_format(force_fp32)
+        working_format = self.working_format((x if x is not None else img).device, force_fp32)
         if x is not None:
             x = x.to(**working_format)
         if x is None or self.architecture == "skip":

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 import stylegan_ops
-from stylegan_ops import ACTIVATIONS, bias_act, upfirdn2d
+from stylegan_ops import ACTIVATIONS, _extension, bias_act, upfirdn2d
 
 
 LOW_PRECISION_DTYPES = (torch.float16, torch.bfloat16)
@@ -24,6 +24,11 @@ class OpsModule(torch.nn.Module):
 
     impl = "auto"
     low_precision = torch.float16
+
+    def fused_cpu_channels_last(self, device: torch.device) -> bool:
+        """Whether this module's activations go channels_last because its fused ops run on the CPU, where the
+        kernels (conv3x3's tile transforms, upfirdn2d) are fastest with channels innermost."""
+        return device.type == "cpu" and self.impl != "ref" and _extension.unavailable_reason("cpu") is None
 
 
 def set_impl(module: torch.nn.Module, impl: str) -> torch.nn.Module:
@@ -82,12 +87,15 @@ class FullyConnectedLayer(OpsModule):
 
 
 def _conv2d(x: torch.Tensor, w: torch.Tensor, stride: int = 1, padding=0, groups: int = 1, transpose: bool = False,
-            flip_weight: bool = True) -> torch.Tensor:
-    """conv2d (a correlation) or conv_transpose2d; flip_weight=False flips the kernel (a true convolution)."""
+            flip_weight: bool = True, impl: str = "auto") -> torch.Tensor:
+    """conv2d (a correlation) or conv_transpose2d; flip_weight=False flips the kernel (a true convolution). The
+    3x3 'same' convolutions run stylegan_ops.conv3x3 (with `impl`), the others torch's."""
     if not flip_weight:
         w = w.flip([2, 3])
     if transpose:
         return F.conv_transpose2d(x, w, stride=stride, padding=padding, groups=groups)
+    if stride == 1 and groups == 1 and w.shape[2:] == (3, 3) and list(_padding4(padding)) == [1, 1, 1, 1]:
+        return stylegan_ops.conv3x3(x, w, impl=impl)
     return F.conv2d(x, w, stride=stride, padding=padding, groups=groups)
 
 
@@ -141,7 +149,7 @@ def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: Optional[torch.Tensor] 
             x = upfirdn2d(x, f, down=down, impl=impl)
         return x
     if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:
-        return _conv2d(x, w, padding=[py0, px0], groups=groups, flip_weight=flip_weight)
+        return _conv2d(x, w, padding=[py0, px0], groups=groups, flip_weight=flip_weight, impl=impl)
     x = upfirdn2d(x, None, padding=[px0, px1, py0, py1], impl=impl)
     x = _conv2d(x, w, groups=groups, flip_weight=flip_weight)
     return upfirdn2d(x, f, down=down, impl=impl) if down > 1 else x

@@ -126,7 +126,8 @@ class SynthesisBlock(OpsModule):
                 force_fp32: bool = False, fused_modconv: Optional[bool] = None, noise_mode: str = "random"):
         w_iter = iter(ws.unbind(dim=1))
         dtype = self.low_precision if self.use_fp16 and not force_fp32 else torch.float32
-        memory_format = torch.channels_last if self.channels_last and not force_fp32 else torch.contiguous_format
+        channels_last = (self.channels_last and not force_fp32) or self.fused_cpu_channels_last(ws.device)
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if fused_modconv is None:
             # The grouped form is the faster one for GPU inference; training (which would differentiate per-sample
             # weights) and the CPU (where building them costs more than the convolution saves) use the other.
@@ -134,7 +135,8 @@ class SynthesisBlock(OpsModule):
                              and (dtype == torch.float32 or ws.shape[0] == 1))
         layer = dict(fused_modconv=fused_modconv, noise_mode=noise_mode)
         if self.in_channels == 0:
-            x = self.const.to(dtype=dtype, memory_format=memory_format).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            x = self.const.to(dtype=dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            x = x.contiguous(memory_format=memory_format)
             x = self.conv1(x, next(w_iter), **layer)
         else:
             x = x.to(dtype=dtype, memory_format=memory_format)
