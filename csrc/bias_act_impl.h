@@ -34,6 +34,18 @@ inline Act check_activation_args(const char* op, std::string_view act, double al
     return a;
 }
 
+// The clamp bound as a tensor of `dtype` stores it. A clamped output equals this value, so the backward's test
+// |y| < clamp must use it (0.9 is 0.89990234375 in float16), and the reference, computing in dtype, clamps to it too.
+inline double clamp_in_dtype(std::optional<double> clamp, at::ScalarType dtype) {
+    const double c = clamp.value_or(0.0);
+    switch (dtype) {
+        case at::kHalf: return static_cast<float>(c10::Half(static_cast<float>(c)));
+        case at::kBFloat16: return static_cast<float>(c10::BFloat16(static_cast<float>(c)));
+        case at::kFloat: return static_cast<float>(c);
+        default: return c;
+    }
+}
+
 // The parameter block for x (or the tensor that fixes the layout) and an optional bias along `dim`.
 inline BiasActParams bias_act_params(const at::Tensor& x, const std::optional<at::Tensor>& b, int64_t dim,
                                      std::string_view act, double alpha, double gain, std::optional<double> clamp,
@@ -47,7 +59,7 @@ inline BiasActParams bias_act_params(const at::Tensor& x, const std::optional<at
     p.alpha = alpha;
     p.gain = gain;
     p.has_clamp = clamp.has_value();
-    p.clamp = clamp.value_or(0.0);
+    p.clamp = clamp_in_dtype(clamp, x.scalar_type());
     TORCH_CHECK_VALUE(mode != BiasActMode::GradFromOutput || act_grad_from_output(p.act), "bias_act: act '", act,
                       "' is differentiated from its input, not its output");
     p.bias_stride = 1;

@@ -93,7 +93,7 @@ inline at::Tensor noise_bias_act_forward(const at::Tensor& x, const std::optiona
     p.alpha = alpha;
     p.gain = gain;
     p.has_clamp = clamp.has_value();
-    p.clamp = clamp.value_or(0.0);
+    p.clamp = clamp_in_dtype(clamp, x.scalar_type());
     p.act = a;
     p.dtype = dtype_of(x);
     run(p);

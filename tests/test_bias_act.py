@@ -89,6 +89,19 @@ def test_gradcheck_and_gradgradcheck(act, clamp, device):
     assert torch.autograd.gradgradcheck(fn, (x, b))
 
 
+@pytest.mark.parametrize("dtype", LOW_PRECISION)
+@pytest.mark.parametrize("act", ["linear", "lrelu", "swish"])
+def test_clamped_low_precision_outputs_get_no_gradient(dtype, act, device):
+    # 0.9 and 362.04 (256 * sqrt 2, the fp16 layers' bound) are not float16 or bfloat16 values: a clamped output is
+    # stored a little below the bound, and the backward from the output must still see it as clamped.
+    for clamp in (0.9, 256 * math.sqrt(2)):
+        x = torch.tensor([1.5, 2.0, 3.0, 50.0], device=device).mul(clamp).to(dtype).requires_grad_(True)
+        y = bias_act(x, act=act, clamp=clamp, impl="fused")
+        assert_matches(y, bias_act(x, act=act, clamp=clamp, impl="ref"))
+        (g,) = torch.autograd.grad(y.sum(), x)
+        assert not g.any(), (clamp, g)
+
+
 @pytest.mark.parametrize("act", SMOOTH)
 def test_third_order_is_a_clear_error_for_smooth_activations(act, device):
     x = torch.randn(6, dtype=torch.float64, device=device, requires_grad=True)
