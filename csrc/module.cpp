@@ -7,6 +7,9 @@
 #ifndef STYLEGAN_OPS_WITH_CUDA
 #define STYLEGAN_OPS_WITH_CUDA 0
 #endif
+#ifndef STYLEGAN_OPS_EMULATED_CUDA
+#define STYLEGAN_OPS_EMULATED_CUDA 0
+#endif
 #ifndef STYLEGAN_OPS_CUDA_ARCH_LIST
 #define STYLEGAN_OPS_CUDA_ARCH_LIST ""
 #endif
@@ -28,6 +31,8 @@ namespace {
 pybind11::dict build_info() {
     pybind11::dict info;
     info["cuda"] = bool(STYLEGAN_OPS_WITH_CUDA);
+    // The test-only build whose CPU kernels are the CUDA kernels compiled for the host (csrc/cuda/emulation).
+    info["emulated_cuda"] = bool(STYLEGAN_OPS_EMULATED_CUDA);
     info["cuda_arch_list"] = std::string(STYLEGAN_OPS_CUDA_ARCH_LIST);
 #if STYLEGAN_OPS_WITH_CUDA
     const int v = stylegan_ops::nvcc_version();

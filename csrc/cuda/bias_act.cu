@@ -6,6 +6,7 @@
 
 #include "../common/bias_act_dispatch.h"
 #include "element_types.cuh"
+#include "kernel_launch.cuh"
 #include "launch.cuh"
 
 namespace stylegan_ops {
@@ -86,10 +87,12 @@ cudaError_t launch_bias_act(const BiasActParams& p, cudaStream_t stream) {
         const bool vectorize = aligned16(p.in) && (p.ref == nullptr || aligned16(p.ref)) && aligned16(p.out);
         const int64_t vec_count = vectorize ? p.numel / kVec : 0;
         const unsigned int blocks = grid_size(vectorize ? vec_count : p.numel, kThreads, 16);
-        const bool launched = dispatch_bias_act(p.act, p.mode, [&](auto act, auto mode) {
-            bias_act_kernel<T, decltype(act)::value, decltype(mode)::value><<<blocks, kThreads, 0, stream>>>(p, vec_count);
+        cudaError_t err = cudaErrorInvalidValue;  // stays so for a combination without a kernel
+        dispatch_bias_act(p.act, p.mode, [&](auto act, auto mode) {
+            err = launch_kernel(bias_act_kernel<T, decltype(act)::value, decltype(mode)::value>, blocks, kThreads,
+                                stream, p, vec_count);
         });
-        return launched ? cudaGetLastError() : cudaErrorInvalidValue;
+        return err;
     });
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
 #include <cuda_fp16.h>
 #include <stdint.h>
 
@@ -45,19 +46,22 @@ cudaError_t dispatch_dtype(DType dtype, F&& f) {
     return cudaErrorInvalidValue;
 }
 
-// Multiprocessors of the current device, read once per device (the first 64 devices; others on every call).
-inline int multiprocessor_count() {
+// An attribute of the current device, read once per device (the first 64 devices; others on every call).
+template <cudaDeviceAttr kAttr>
+inline int device_attribute() {
     constexpr int kCached = 64;
-    static int counts[kCached] = {};  // 0: not read yet; concurrent first reads store the same value
-    int device = 0, sms = 0;
+    static int values[kCached] = {};  // 0: not read yet; concurrent first reads store the same value
+    int device = 0, value = 0;
     cudaGetDevice(&device);
     const bool cached = device >= 0 && device < kCached;
-    if (cached && counts[device] > 0) return counts[device];
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-    sms = sms > 0 ? sms : 1;
-    if (cached) counts[device] = sms;
-    return sms;
+    if (cached && values[device] > 0) return values[device];
+    cudaDeviceGetAttribute(&value, kAttr, device);
+    value = value > 0 ? value : 1;
+    if (cached) values[device] = value;
+    return value;
 }
+
+inline int multiprocessor_count() { return device_attribute<cudaDevAttrMultiProcessorCount>(); }
 
 // Enough blocks of `threads` to keep every multiprocessor of the current device busy for `work` items.
 inline unsigned int grid_size(long long work, int threads, int blocks_per_sm) {

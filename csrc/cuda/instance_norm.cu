@@ -17,6 +17,7 @@
 
 #include "../common/instance_norm.h"
 #include "element_types.cuh"
+#include "kernel_launch.cuh"
 #include "launch.cuh"
 #include "position.cuh"
 
@@ -325,23 +326,22 @@ cudaError_t launch_typed(const InstanceNormParams& p, void* workspace, cudaStrea
     char* base = static_cast<char*>(workspace);
     const Workspace ws{base, base + l.partials, base + l.partials + l.per_plane, base + l.partials + 2 * l.per_plane,
                        base + l.partials + 3 * l.per_plane};
+    // One block item per block while the device has room for them, then blocks loop over the items.
     const int64_t items = t.groups * t.chunks;
-    partials_kernel<T, kForward><<<(unsigned int)(items < INT32_MAX ? items : INT32_MAX), kThreads, 0, stream>>>(
-        p, t, ws);
-    cudaError_t err = cudaGetLastError();
+    cudaError_t err = launch_kernel(partials_kernel<T, kForward>, grid_size(items * kThreads, kThreads, 8), kThreads,
+                                    stream, p, t, ws);
     if (err != cudaSuccess) return err;
     const int64_t planes = p.batch * p.channels;
-    finalize_kernel<T, kForward><<<grid_size(planes, kThreads, 8), kThreads, 0, stream>>>(p, t, ws);
-    if ((err = cudaGetLastError()) != cudaSuccess) return err;
+    err = launch_kernel(finalize_kernel<T, kForward>, grid_size(planes, kThreads, 8), kThreads, stream, p, t, ws);
+    if (err != cudaSuccess) return err;
     constexpr int kVec = Vec16<T>::kSize;
     const int64_t numel = planes * p.height * p.width;
     const int64_t run = p.channels_last ? p.channels : p.height * p.width;  // a vector stays within a run
     const bool vectorize = aligned16(p.x) && aligned16(kForward ? p.y : p.grad_x) &&
                            (kForward || aligned16(p.grad)) && run % kVec == 0;
     const int64_t vec_count = vectorize ? numel / kVec : 0;
-    apply_kernel<T, kForward><<<grid_size(vectorize ? vec_count : numel, kThreads, 16), kThreads, 0, stream>>>(
-        p, ws, vec_count);
-    return cudaGetLastError();
+    return launch_kernel(apply_kernel<T, kForward>, grid_size(vectorize ? vec_count : numel, kThreads, 16), kThreads,
+                         stream, p, ws, vec_count);
 }
 
 template <bool kForward>

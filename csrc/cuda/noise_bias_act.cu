@@ -7,6 +7,7 @@
 #include "../common/bias_act_dispatch.h"
 #include "../common/noise_bias_act.h"
 #include "element_types.cuh"
+#include "kernel_launch.cuh"
 #include "launch.cuh"
 #include "position.cuh"
 
@@ -79,10 +80,12 @@ cudaError_t launch_noise_bias_act(const NoiseBiasActParams& p, cudaStream_t stre
         const bool vectorize = aligned16(p.x) && aligned16(p.y) && run % kVec == 0;
         const int64_t vec_count = vectorize ? numel / kVec : 0;
         const unsigned int blocks = grid_size(vectorize ? vec_count : numel, kThreads, 16);
-        const bool launched = dispatch_bias_act(p.act, BiasActMode::Forward, [&](auto act, auto) {
-            noise_bias_act_kernel<T, decltype(act)::value><<<blocks, kThreads, 0, stream>>>(p, vec_count);
+        cudaError_t err = cudaErrorInvalidValue;  // stays so for an activation without a kernel
+        dispatch_bias_act(p.act, BiasActMode::Forward, [&](auto act, auto) {
+            err = launch_kernel(noise_bias_act_kernel<T, decltype(act)::value>, blocks, kThreads, stream, p,
+                                vec_count);
         });
-        return launched ? cudaGetLastError() : cudaErrorInvalidValue;
+        return err;
     });
 }
 

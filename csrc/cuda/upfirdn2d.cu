@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "element_types.cuh"
+#include "kernel_launch.cuh"
 #include "launch.cuh"
 
 namespace stylegan_ops {
@@ -26,13 +27,13 @@ struct TileConfig {
     static constexpr int kInH = ((TH - 1) * DY + FH - 1) / UY + 2;
 
     static dim3 grid(const Upfirdn2dParams& p) {
-        const int64_t planes = p.batch * p.channels;
-        return dim3((p.out_w + TW - 1) / TW, (p.out_h + TH - 1) / TH, (unsigned int)(planes < 65535 ? planes : 65535));
+        const int64_t planes = p.batch * p.channels, max_z = device_attribute<cudaDevAttrMaxGridDimZ>();
+        return dim3((p.out_w + TW - 1) / TW, (p.out_h + TH - 1) / TH, (unsigned int)(planes < max_z ? planes : max_z));
     }
 
     static bool matches(const Upfirdn2dParams& p) {
         return p.up_x == UX && p.up_y == UY && p.down_x == DX && p.down_y == DY && p.filter_w <= FW &&
-               p.filter_h <= FH && (p.out_h + TH - 1) / TH <= 65535;
+               p.filter_h <= FH && (p.out_h + TH - 1) / TH <= device_attribute<cudaDevAttrMaxGridDimY>();
     }
 };
 
@@ -142,8 +143,7 @@ bool launch_first_match(const Upfirdn2dParams&, cudaStream_t, cudaError_t&) {
 template <typename T, typename C, typename... Rest>
 bool launch_first_match(const Upfirdn2dParams& p, cudaStream_t stream, cudaError_t& err) {
     if (C::matches(p)) {
-        upfirdn2d_tiled_kernel<T, C><<<C::grid(p), kTiledThreads, 0, stream>>>(p);
-        err = cudaGetLastError();
+        err = launch_kernel(upfirdn2d_tiled_kernel<T, C>, C::grid(p), kTiledThreads, stream, p);
         return true;
     }
     return launch_first_match<T, Rest...>(p, stream, err);
@@ -189,8 +189,8 @@ cudaError_t launch_upfirdn2d(const Upfirdn2dParams& p, cudaStream_t stream) {
         using T = decltype(type_tag);
         cudaError_t err = cudaSuccess;
         if (launch_tiled_if_supported<T>(p, stream, err)) return err;
-        upfirdn2d_generic_kernel<T><<<grid_size(total, kGenericThreads, 16), kGenericThreads, 0, stream>>>(p);
-        return cudaGetLastError();
+        return launch_kernel(upfirdn2d_generic_kernel<T>, grid_size(total, kGenericThreads, 16), kGenericThreads,
+                             stream, p);
     });
 }
 
