@@ -93,7 +93,9 @@ def main():
     args = sys.argv[1:]
     if not any(a.startswith("tests") for a in args):
         args += EMULATED_TESTS
-    return pytest.main(["-p", "no:cacheprovider", *args])
+    # --capture=sys: the sanitizers write their reports to file descriptor 2, which pytest's default capture would
+    # swallow when the report ends the process.
+    return pytest.main(["-p", "no:cacheprovider", "--capture=sys", *args])
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ struct Block {
     size_t scheduler_stack_size = 0;
     std::vector<Fiber> fibers;
     bool abandoned = false;  // a block left fibers suspended in the kernel: their stacks hold stale frames
+    unsigned long long launches = 0;
     Fiber* current = nullptr;
     const std::function<void()>* body = nullptr;
     uint3 block_index{};
@@ -146,9 +147,12 @@ bool run_block() {
                         unsigned(t / (size_t(b.block.x) * b.block.y))};
         start_fiber(f);
     }
+    // Ascending and descending thread order alternate from phase to phase, and the first phase's order from launch
+    // to launch: a tree reduction without its barriers comes out right in descending order, wrong in ascending.
     for (size_t phase = 0;; ++phase) {
+        const bool ascending = (phase + b.launches) % 2 == 0;
         for (size_t k = 0; k < n; ++k) {
-            Fiber& f = b.fibers[phase % 2 == 0 ? k : n - 1 - k];
+            Fiber& f = b.fibers[ascending ? k : n - 1 - k];
             if (f.state == State::Runnable) resume(f);
         }
         size_t waiting = 0;
@@ -225,6 +229,7 @@ cudaError_t launch(dim3 grid, dim3 block, const std::function<void()>& thread_bo
         }
     }
 #endif
+    ++b.launches;
     const bool ok = run_grid();
     b.abandoned = !ok;
     return ok ? cudaSuccess : (last_error = cudaErrorLaunchFailure);

@@ -3,8 +3,8 @@
 // A launch runs its blocks one after another on the calling thread. Each thread of a block is a fiber with its own
 // stack; __syncthreads() is a real barrier: a thread that reaches it yields, and the block's threads resume once
 // every one has reached it. Between barriers the threads run one at a time, in ascending order in one phase and
-// descending in the next, so that a missing barrier lets a thread read shared or global memory that another has not
-// written yet (or has already overwritten). __shared__ variables are static: one copy per kernel, which the
+// descending in the next (and the first phase's order alternates from launch to launch), so that a missing barrier
+// lets a thread read shared or global memory that another has not written yet (or has already overwritten). __shared__ variables are static: one copy per kernel, which the
 // blocks share one after another as the blocks of a multiprocessor do. README.md lists what is not modelled.
 #pragma once
 
