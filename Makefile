@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 TORCH_INDEX ?=
 PIP = $(PYTHON) -m pip install --disable-pip-version-check
 
-.PHONY: train demo test bench check-cuda build torch test-deps
+.PHONY: train demo test bench check-cuda check-cuda-build test-cuda-emulated gpu-check gpu-wheels build torch test-deps
 
 train: build                 ## install, build the kernels, train on the built-in dataset (the main job)
 	$(PYTHON) -m stylegan.train
@@ -23,6 +23,20 @@ bench: build test-deps       ## fused vs reference benchmarks
 
 check-cuda: torch            ## compile every CUDA source with plain nvcc (sm_80, sm_90) and syntax-check the bindings
 	$(PYTHON) tools/check_cuda.py
+
+check-cuda-build:            ## build the whole CUDA extension against torch 2.14.1 (CUDA) in a venv outside the checkout, check it
+	$(PYTHON) tools/check_cuda_build.py
+
+test-cuda-emulated: build test-deps  ## the op tests on the CUDA kernels run on the CPU, under AddressSanitizer and UBSan
+	$(PYTHON) tools/test_cuda_emulated.py
+
+gpu-check:                   ## on a GPU machine: build for sm_90, tests on CUDA, compute-sanitizer, benchmarks (OUT=dir)
+	bash tools/gpu_check.sh $(or $(OUT),gpu-check)
+
+gpu-wheels:                  ## wheels of the test tools for a GPU machine without the network (Python 3.12), in .gpu-wheels
+	$(PYTHON) -m pip download --disable-pip-version-check --only-binary=:all: --python-version 3.12 \
+		--platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d .gpu-wheels \
+		"hypothesis>=6" "pytest-benchmark>=4" safetensors pillow tqdm
 
 build: torch
 	$(PIP) "setuptools>=64" wheel ninja
