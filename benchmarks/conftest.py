@@ -63,16 +63,19 @@ def pytest_terminal_summary(terminalreporter):
     write("")
     write("fused vs reference (medians; GB/s counts the bytes the fused op must move: inputs read once, outputs "
           "written once)")
-    write(f"{'group':<58} {'fused ms':>9} {'ref ms':>9} {'speed-up':>8} {'GB/s':>7} {'of copy':>8}")
+    write(f"{'group':<58} {'fused ms':>9} {'ref ms':>9} {'speed-up':>8} {'compiled ms':>11} {'vs compiled':>11} "
+          f"{'GB/s':>7} {'of copy':>8}")
     groups = {}
     for group, impl, device, median, nbytes in _results:
         groups.setdefault(group, {"device": device, "bytes": nbytes})[impl] = median
     for group, r in groups.items():
-        fused, ref = r.get("fused"), r.get("ref")
+        fused, ref, compiled = r.get("fused"), r.get("ref"), r.get("compiled")  # compiled: torch.compile(reference)
         ceiling = copy_bandwidth(r["device"])
         cells = [f"{group:<58}", f"{fused * 1e3:>9.3f}" if fused else f"{'-':>9}",
                  f"{ref * 1e3:>9.3f}" if ref else f"{'-':>9}",
-                 f"{ref / fused:>7.2f}x" if fused and ref else f"{'-':>8}"]
+                 f"{ref / fused:>7.2f}x" if fused and ref else f"{'-':>8}",
+                 f"{compiled * 1e3:>11.3f}" if compiled else f"{'-':>11}",
+                 f"{compiled / fused:>10.2f}x" if fused and compiled else f"{'-':>11}"]
         if fused and r["bytes"] is not None:
             gbs = r["bytes"] / fused / 1e9
             cells += [f"{gbs:>7.1f}", f"{100 * gbs * 1e9 / ceiling:>7.0f}%"]
