@@ -33,10 +33,10 @@ test-cuda-emulated: build test-deps  ## the op tests on the CUDA kernels run on 
 gpu-check:                   ## on a GPU machine: build for sm_90, tests on CUDA, compute-sanitizer, benchmarks (OUT=dir)
 	bash tools/gpu_check.sh $(or $(OUT),gpu-check)
 
-gpu-wheels:                  ## wheels of the test tools for a GPU machine without the network (Python 3.12), in .gpu-wheels
+gpu-wheels:                  ## wheels for a GPU machine without the network (Python 3.12; about 40 MB, no imageio-ffmpeg: GIF)
 	$(PYTHON) -m pip download --disable-pip-version-check --only-binary=:all: --python-version 3.12 \
 		--platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d .gpu-wheels \
-		"hypothesis>=6" "pytest-benchmark>=4" safetensors pillow tqdm
+		"hypothesis>=6" "pytest-benchmark>=4" numpy safetensors pillow tqdm tensorboard
 
 build: torch
 	$(PIP) "setuptools>=64" wheel ninja

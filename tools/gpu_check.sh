@@ -12,7 +12,7 @@
 #
 # Needs torch with CUDA, ninja and pytest; hypothesis and pytest-benchmark (and the package's own dependencies) are
 # installed first from ./.gpu-wheels when that folder exists (`make gpu-wheels` fills it on a machine with the
-# network, for a GPU machine without one).
+# network, for a GPU machine without one: name .gpu-wheels in the device tool's `carry`).
 set -uo pipefail
 OUT=$(mkdir -p "${1:?usage: tools/gpu_check.sh OUT_DIR}" && cd "$1" && pwd)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,8 +44,8 @@ environment() {
     command -v nvcc && nvcc --version
     command -v compute-sanitizer && compute-sanitizer --version
     if [ -d .gpu-wheels ]; then
-        "$PY" -m pip install --no-index --find-links .gpu-wheels "hypothesis>=6" "pytest-benchmark>=4" safetensors \
-            pillow tqdm
+        "$PY" -m pip install --no-index --find-links .gpu-wheels "hypothesis>=6" "pytest-benchmark>=4" numpy \
+            safetensors pillow tqdm tensorboard
     fi
 }
 
