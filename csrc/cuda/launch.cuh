@@ -1,4 +1,4 @@
-// Entry points of the CUDA kernels, callable from C++ that does not see CUDA device code (the bindings).
+// Entry points of the CUDA kernels, callable from C++ that does not see CUDA device code (register_kernels.cpp).
 // Each launches on `stream` and returns the launch's error status.
 #pragma once
 
