@@ -25,7 +25,7 @@ printf '| step | result | seconds |\n|---|---|---|\n' > "$SUMMARY"
 step() {  # step NAME LIMIT_SECONDS COMMAND...: runs COMMAND with its output in OUT/NAME.log
     local name=$1 limit=$2 start=$SECONDS rc result
     shift 2
-    timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+    timeout "$limit" bash -c '"$@"' "$name" "$@" > "$OUT/$name.log" 2>&1  # a new shell: the steps are functions
     rc=$?
     case $rc in
         0) result=ok ;;
@@ -77,6 +77,8 @@ benchmarks() {
         --benchmark-max-time=0.2 --benchmark-json="$OUT/benchmarks.json"
 }
 
+export OUT PY
+export -f environment build tests sanitize benchmarks
 # The limits add up to 8 minutes.
 step environment 30 environment
 step build 120 build
