@@ -27,7 +27,8 @@ check-cuda: torch            ## compile every CUDA source with plain nvcc (sm_80
 check-cuda-build:            ## build the whole CUDA extension against torch 2.14.1 (CUDA) in a venv outside the checkout, check it
 	$(PYTHON) tools/check_cuda_build.py
 
-test-cuda-emulated: build test-deps  ## the op tests on the CUDA kernels run on the CPU, under AddressSanitizer and UBSan
+test-cuda-emulated: torch test-deps  ## the op tests on the CUDA kernels run on the CPU, under AddressSanitizer and UBSan
+	$(PIP) ninja
 	$(PYTHON) tools/test_cuda_emulated.py
 
 gpu-check:                   ## on a GPU machine: build for sm_90, tests on CUDA, compute-sanitizer, benchmarks (OUT=dir)
