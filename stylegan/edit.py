@@ -64,26 +64,8 @@ def ganspace_directions(G: torch.nn.Module, num_samples: int = 10000, num_compon
 
 
 def style_affines(G: torch.nn.Module) -> List[List[torch.nn.Module]]:
-    """For each w index of G.synthesis, the style affine layers that read it: modulated convolutions and ToRGB
-    layers for StyleGAN2 (a block's ToRGB shares the w of the next block's first convolution), the AdaIN layers
-    for StyleGAN."""
-    synthesis = G.synthesis
-    out = [[] for _ in range(G.num_ws)]
-    if G.variant == "stylegan":
-        for i, res in enumerate(synthesis.block_resolutions):
-            out[2 * i].append(getattr(synthesis, f"b{res}_conv0").affine)
-            out[2 * i + 1].append(getattr(synthesis, f"b{res}_conv1").affine)
-        return out
-    w_idx = 0
-    for res in synthesis.block_resolutions:
-        block = getattr(synthesis, f"b{res}")
-        layers = ([block.conv0] if hasattr(block, "conv0") else []) + [block.conv1]
-        for j, layer in enumerate(layers):
-            out[w_idx + j].append(layer.affine)
-        if hasattr(block, "torgb"):
-            out[w_idx + block.num_conv].append(block.torgb.affine)
-        w_idx += block.num_conv
-    return out
+    """For each w index of G.synthesis, the style affine layers that read it (G.synthesis.w_inputs())."""
+    return [[layer.affine for layer in w.layers] for w in G.synthesis.w_inputs()]
 
 
 def sefa_directions(G: torch.nn.Module, layers: Optional[Sequence[int]] = None,

@@ -34,6 +34,7 @@ from .cli import (add_class_argument, add_device_argument, add_network_argument,
                   check_seeds, class_labels, command_parser, load_generator, pick_device, prepare_outdir, progress,
                   run_command, sample_ws, save_ws)
 from .images import load_image, save_png, to_uint8
+from .networks.w_inputs import noise_buffers
 from .perceptual import load_distance
 from .video import write_video
 
@@ -96,7 +97,7 @@ def project(G: torch.nn.Module, target: torch.Tensor, *, num_steps: int = 1000, 
     w_avg, w_std = w_statistics(G, w_avg_samples, class_idx)
     generator = torch.Generator(device=device).manual_seed(seed)
 
-    noise_maps = [buf for name, buf in G.synthesis.named_buffers() if name.endswith("noise_const")]
+    noise_maps = noise_buffers(G.synthesis.w_inputs())
     for buf in noise_maps:
         buf.copy_(torch.randn(buf.shape, generator=generator, device=device))
         buf.requires_grad_(True)

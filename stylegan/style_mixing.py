@@ -32,8 +32,8 @@ PRESETS = ("coarse", "middle", "fine")
 
 
 def ws_resolutions(G: torch.nn.Module) -> List[int]:
-    """The resolution each of G's num_ws ws belongs to: 4 << (index // 2), at most img_resolution."""
-    return [min(4 << (i // 2), G.img_resolution) for i in range(G.num_ws)]
+    """The resolution each of G's num_ws ws acts at first (G.synthesis.w_inputs())."""
+    return [w.resolution for w in G.synthesis.w_inputs()]
 
 
 def preset_styles(G: torch.nn.Module, preset: str) -> List[int]:

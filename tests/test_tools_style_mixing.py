@@ -1,7 +1,5 @@
 """python -m stylegan.style_mixing and its Python API, on tiny networks."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import torch
@@ -12,6 +10,7 @@ from helpers import with_defaults
 from stylegan import generate, save_network, style_mixing
 from stylegan.cli import ws_from_seeds
 from stylegan.images import to_uint8
+from stylegan.networks import Generator
 
 
 @pytest.mark.parametrize("resolution, expected", [
@@ -22,8 +21,11 @@ from stylegan.images import to_uint8
     (8, dict(coarse=range(0, 2), middle=None, fine=range(2, 4))),
     (4, dict(coarse=range(0, 2), middle=None, fine=None)),
 ])
-def test_presets_by_resolution(resolution, expected):
-    G = SimpleNamespace(img_resolution=resolution, num_ws=2 * (int(np.log2(resolution)) - 1))
+@pytest.mark.parametrize("variant", ["stylegan2", "stylegan"])
+def test_presets_by_resolution(resolution, expected, variant):
+    G = Generator(z_dim=4, c_dim=0, w_dim=4, img_resolution=resolution, img_channels=3, variant=variant,
+                  mapping_kwargs=dict(num_layers=1), synthesis_kwargs=dict(channel_base=2 * resolution, channel_max=2))
+    assert G.num_ws == 2 * (int(np.log2(resolution)) - 1)
     for preset, styles in expected.items():
         if styles is None:
             with pytest.raises(ValueError, match="--preset"):

@@ -16,6 +16,7 @@ import torch
 
 from stylegan import load_network
 from stylegan.data import ShapesDataset, export_zip
+from stylegan.networks.w_inputs import StyleLayer, WInput
 from stylegan.train import run
 from stylegan.train.growth import GrowthSchedule, resize_reals
 from stylegan.train.loss import StyleGANLoss
@@ -478,7 +479,9 @@ def test_path_length_mean_ignores_a_non_finite_batch():
 
 def test_style_mixing_stays_within_the_layers_in_use_while_growing():
     G, D = LinearG(num_ws=8), LinearD((3, 4, 4))
-    G.synthesis.block_resolutions = [4, 8, 16, 32]
+    # ws 0-1 drive 4x4 layers, 2-3 8x8 ones, and so on (the loss reads the structure from w_inputs only).
+    G.synthesis.w_inputs = lambda: [WInput(i, (StyleLayer(f"layer{i}", 4 << (i // 2), affine=None),))
+                                    for i in range(8)]
 
     def render(ws, resolution=None, alpha=1.0):
         return (ws.flatten(1) @ G.A.t()).reshape(-1, 3, 4, 4)

@@ -2,7 +2,7 @@
 orig or resnet blocks from a learned 4x4 constant up to the output resolution."""
 
 import math
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -11,6 +11,7 @@ import stylegan_ops
 from stylegan_ops import ACTIVATIONS, bias_act, noise_bias_act, upsample2d
 
 from .layers import Conv2dLayer, FullyConnectedLayer, OpsModule, modulated_conv2d
+from .w_inputs import WInput, style_layer
 
 NOISE_MODES = ("random", "const", "none")
 ARCHITECTURES = ("orig", "skip", "resnet")
@@ -122,6 +123,11 @@ class SynthesisBlock(OpsModule):
             self.skip = Conv2dLayer(in_channels, out_channels, kernel_size=1, bias=False, up=2,
                                     resample_filter=resample_filter, channels_last=self.channels_last)
 
+    def w_layers(self) -> List[Tuple[int, str, torch.nn.Module]]:
+        """(offset in this block's ws, name, layer) for each layer reading a w, in the order forward reads them."""
+        names = (["conv0"] if self.in_channels != 0 else []) + ["conv1"] + (["torgb"] if self.num_torgb else [])
+        return [(i, name, getattr(self, name)) for i, name in enumerate(names)]
+
     def forward(self, x: Optional[torch.Tensor], img: Optional[torch.Tensor], ws: torch.Tensor,
                 force_fp32: bool = False, fused_modconv: Optional[bool] = None, noise_mode: str = "random"):
         w_iter = iter(ws.unbind(dim=1))
@@ -173,15 +179,26 @@ class SynthesisNetwork(OpsModule):
         self.block_resolutions = [2 ** i for i in range(2, self.img_resolution_log2 + 1)]
         channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}
         fp16_resolution = max(2 ** (self.img_resolution_log2 + 1 - num_fp16_res), 8)
+        # Each block reads its convolutions' ws then its ToRGB's, which is the next block's first: blocks overlap by one.
+        self.block_w_start = {}
         self.num_ws = 0
         for res in self.block_resolutions:
             in_channels = channels[res // 2] if res > 4 else 0
             block = SynthesisBlock(in_channels, channels[res], w_dim, res, img_channels,
                                    is_last=(res == img_resolution), use_fp16=(res >= fp16_resolution), **block_kwargs)
+            self.block_w_start[res] = self.num_ws
             self.num_ws += block.num_conv
             if res == img_resolution:
                 self.num_ws += block.num_torgb
             setattr(self, f"b{res}", block)
+
+    def w_inputs(self) -> List[WInput]:
+        """For each w index, the layers it drives (see stylegan.networks.w_inputs)."""
+        layers = [[] for _ in range(self.num_ws)]
+        for res in self.block_resolutions:
+            for offset, name, layer in getattr(self, f"b{res}").w_layers():
+                layers[self.block_w_start[res] + offset].append(style_layer(f"b{res}.{name}", layer, res))
+        return [WInput(i, tuple(pairs)) for i, pairs in enumerate(layers)]
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "random", force_fp32: Optional[bool] = None,
                 fused_modconv: Optional[bool] = None) -> torch.Tensor:
@@ -193,11 +210,9 @@ class SynthesisNetwork(OpsModule):
         if force_fp32 is None:
             force_fp32 = ws.device.type != "cuda"
         x = img = None
-        w_idx = 0
         for res in self.block_resolutions:
             block = getattr(self, f"b{res}")
-            block_ws = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
-            w_idx += block.num_conv
+            block_ws = ws.narrow(1, self.block_w_start[res], block.num_conv + block.num_torgb)
             x, img = block(x, img, block_ws, force_fp32=force_fp32, fused_modconv=fused_modconv,
                            noise_mode=noise_mode)
         return img

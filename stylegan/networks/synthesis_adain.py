@@ -3,7 +3,7 @@ weights) + bias + lrelu + AdaIN from A(w), as one fused style_epilogue; [1, 2, 1
 resolution, so that progressive growing can fade a new resolution in."""
 
 import math
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -14,6 +14,7 @@ from stylegan_ops import style_epilogue
 
 from .layers import Conv2dLayer, FullyConnectedLayer, OpsModule, conv2d_resample
 from .synthesis import check_noise_mode, check_resolution, layer_noise
+from .w_inputs import WInput, style_layer
 
 
 class AdaINLayer(OpsModule):
@@ -72,7 +73,14 @@ class AdaINSynthesisNetwork(OpsModule):
             setattr(self, f"b{res}_conv0", first)
             setattr(self, f"b{res}_conv1", AdaINLayer(c, c, w_dim, res, use_noise=use_noise))
             setattr(self, f"b{res}_torgb", Conv2dLayer(c, img_channels, kernel_size=1))
-        self.num_ws = 2 * len(self.block_resolutions)
+        # One w per AdaIN layer, in order: b4_conv0, b4_conv1, b8_conv0, ...
+        self.w_layer_names = [f"b{res}_conv{i}" for res in self.block_resolutions for i in (0, 1)]
+        self.num_ws = len(self.w_layer_names)
+
+    def w_inputs(self) -> List[WInput]:
+        """For each w index, the AdaIN layer it drives (see stylegan.networks.w_inputs)."""
+        return [WInput(i, (style_layer(name, getattr(self, name), getattr(self, name).resolution),))
+                for i, name in enumerate(self.w_layer_names)]
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "random", resolution: Optional[int] = None,
                 alpha: float = 1.0) -> torch.Tensor:
@@ -86,10 +94,10 @@ class AdaINSynthesisNetwork(OpsModule):
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
         x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
         previous = None
-        for i, res in enumerate(self.block_resolutions[: self.block_resolutions.index(resolution) + 1]):
+        for res in self.block_resolutions[: self.block_resolutions.index(resolution) + 1]:
             previous = x
-            x = getattr(self, f"b{res}_conv0")(x, ws[:, 2 * i], noise_mode)
-            x = getattr(self, f"b{res}_conv1")(x, ws[:, 2 * i + 1], noise_mode)
+            for name in (f"b{res}_conv0", f"b{res}_conv1"):
+                x = getattr(self, name)(x, ws[:, self.w_layer_names.index(name)], noise_mode)
         img = getattr(self, f"b{resolution}_torgb")(x)
         if alpha < 1 and resolution > 4:
             low = getattr(self, f"b{resolution // 2}_torgb")(previous)

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..networks.w_inputs import num_ws_read
+
 LOSSES = ("logistic", "wgangp")
 PHASES = ("Gmain", "Greg", "Gboth", "Dmain", "Dreg", "Dboth")
 
@@ -39,7 +41,8 @@ class StyleGANLoss:
         """Images and the ws they came from, with style mixing: with probability style_mixing_prob the ws from a
         random layer on (among the layers in use) come from another z."""
         ws = self.G.mapping(z, c)
-        used = self._num_ws_used(ws.shape[1])
+        resolution = self.synthesis_kwargs.get("resolution")
+        used = ws.shape[1] if resolution is None else num_ws_read(self.G.synthesis.w_inputs(), resolution)
         if self.style_mixing_prob > 0 and used > 1:
             cutoff = int(torch.randint(1, used, []))
             if torch.rand([]) >= self.style_mixing_prob:
@@ -48,14 +51,6 @@ class StyleGANLoss:
                 mixed = self.G.mapping(torch.randn_like(z), c, update_w_avg=False)
                 ws = torch.cat([ws[:, :cutoff], mixed[:, cutoff:]], dim=1)
         return self.G.synthesis(ws, **self.synthesis_kwargs), ws
-
-    def _num_ws_used(self, num_ws: int) -> int:
-        """The ws the synthesis reads: all, or while growing those of the blocks up to the current resolution (two
-        per block in the StyleGAN synthesis)."""
-        resolution = self.synthesis_kwargs.get("resolution")
-        if resolution is None:
-            return num_ws
-        return 2 * (self.G.synthesis.block_resolutions.index(resolution) + 1)
 
     def run_D(self, img: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """D's logits for images, augmented first when there is a pipe (R1 then differentiates through it)."""
