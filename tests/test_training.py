@@ -1,6 +1,7 @@
 """Training: tiny end-to-end runs on the CPU, exact resume, snapshots that survive being killed, the losses'
 regularizers against closed forms, the non-finite guard, progressive growing, and bad options."""
 
+import io
 import json
 import os
 import signal
@@ -18,9 +19,11 @@ from stylegan import load_network
 from stylegan.data import ShapesDataset, export_zip
 from stylegan.networks.w_inputs import StyleLayer, WInput
 from stylegan.train import run
-from stylegan.train.growth import GrowthSchedule, resize_reals
-from stylegan.train.loss import StyleGANLoss
+from stylegan.train.growth import Growth, GrowthSchedule, resize_reals
+from stylegan.train.loop import make_phases
+from stylegan.train.loss import PHASES, Phase, StyleGANLoss
 from stylegan.train.options import TrainingOptions, build_parser, parse_args, resolve_options
+from stylegan.train.report import ProgressLine
 from stylegan.train.snapshot import list_snapshots, read_snapshot, resolve_snapshot, write_snapshot
 
 # A network small enough for a step to take a few tens of milliseconds: 16x16 images, 32 channels.
@@ -272,7 +275,7 @@ def test_non_finite_gradients_never_reach_the_weights(tmp_path, monkeypatch):
     def poisoned(self, phase, *args, **kwargs):
         out = original(self, phase, *args, **kwargs)
         calls["n"] += 1
-        if phase == "Dmain" and calls["n"] <= 4:  # the first D steps: a NaN in one gradient
+        if phase.name == "Dmain" and calls["n"] <= 4:  # the first D steps: a NaN in one gradient
             next(p for p in self.D.parameters() if p.grad is not None).grad.view(-1)[0] = float("nan")
         return out
 
@@ -488,9 +491,28 @@ def test_style_mixing_stays_within_the_layers_in_use_while_growing():
 
     G.synthesis.forward = render
     loss = StyleGANLoss(G, D, style_mixing_prob=1.0)
-    loss.synthesis_kwargs.update(resolution=8, alpha=1.0)  # blocks 4 and 8: ws 0-3 are read
     for _ in range(20):
         z = torch.randn(2, 4)
-        _, ws = loss.run_G(z, torch.zeros(2, 0))
+        _, ws = loss.run_G(z, torch.zeros(2, 0), Growth(resolution=8, alpha=1.0))  # blocks 4 and 8: ws 0-3 read
         mixed = ~(ws == z.unsqueeze(1)).all(dim=2).all(dim=0)
         assert mixed[1:4].any()  # the mix always lands on a layer in use
+
+
+def test_progress_line_reads_the_losses_only_when_it_draws():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    line, reads = ProgressLine(total_kimg=10, stream=Terminal()), []
+    for _ in range(100):
+        line.update(1.0, 2.0, lambda: reads.append(1) or {"G": 0.5})
+    assert len(reads) == 1 and "G 0.500" in line.stream.getvalue()  # drawn at most twice a second
+
+
+def test_phases_are_described_by_fields():
+    o = resolve_options(TrainingOptions(**{**TINY, "g_reg_interval": 4, "d_reg_interval": 0}), 16, True, 1, False)
+    G, D = LinearG(), LinearD((3, 4, 4))
+    phases = make_phases(o, G, D)
+    assert [(p.name, p.kind.network, p.kind.main, p.kind.reg, p.interval) for p in phases] == [
+        ("Gmain", "G", True, False, 1), ("Greg", "G", False, True, 4), ("Dboth", "D", True, True, 1)]
+    assert PHASES["Greg"] == Phase("G", main=False, reg=True)

@@ -10,6 +10,7 @@ from stylegan.networks import FullyConnectedLayer, Generator, MappingNetwork
 from stylegan.networks.w_inputs import StyleLayer, WInput, noise_buffers, num_ws_read
 from stylegan.perceptual import PyramidDistance
 from stylegan.project import project
+from stylegan.train.growth import Growth
 from stylegan.train.loss import StyleGANLoss
 
 
@@ -105,9 +106,8 @@ def test_a_new_network_type_works_with_the_tools_the_loss_and_growth():
     result = project(G, target, num_steps=3, distance=PyramidDistance(), w_avg_samples=100)
     assert result.ws.shape == (3, 3, 8)
     loss = StyleGANLoss(G.train(), torch.nn.Identity(), style_mixing_prob=1.0)
-    loss.synthesis_kwargs.update(resolution=16)  # ws 0 (4x4) and 1 (16x16) are read; 2 (64x64) is not yet
-    for _ in range(10):
+    for _ in range(10):  # at 16x16, ws 0 (4x4) and 1 (16x16) are read; 2 (64x64) is not yet
         z = torch.randn(2, 8)
-        _, ws = loss.run_G(z, torch.zeros(2, 0))
+        _, ws = loss.run_G(z, torch.zeros(2, 0), Growth(resolution=16, alpha=1.0))
         mapped = G.mapping(z, None)
         assert torch.equal(ws[:, 0], mapped[:, 0]) and not torch.equal(ws[:, 1], mapped[:, 1])

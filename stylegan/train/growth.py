@@ -3,10 +3,24 @@ higher resolution is faded in over `phase_kimg` thousand images (alpha from 0 to
 `phase_kimg` more, until the final resolution, which then stays."""
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
+
+from ..resolution import check_resolution
+
+
+class Growth(NamedTuple):
+    """Progressive growing's state: the resolution both networks run at and the fade-in of that resolution."""
+
+    resolution: int
+    alpha: float
+
+
+def growth_kwargs(growth: Optional[Growth]) -> dict:
+    """The keyword arguments of a growing network (resolution, alpha) for a growth state; none without growth."""
+    return {} if growth is None else growth._asdict()
 
 
 @dataclass(frozen=True)
@@ -17,9 +31,7 @@ class GrowthSchedule:
 
     def __post_init__(self):
         for name in ("start_resolution", "final_resolution"):
-            r = getattr(self, name)
-            if r < 4 or r & (r - 1):
-                raise ValueError(f"growth schedule: {name} must be a power of two >= 4, got {r}")
+            check_resolution(getattr(self, name), f"growth schedule: {name}")
         if self.start_resolution > self.final_resolution:
             raise ValueError(f"growth schedule: start_resolution {self.start_resolution} is above the final "
                              f"resolution {self.final_resolution}")
@@ -32,15 +44,15 @@ class GrowthSchedule:
         steps = (self.final_resolution // self.start_resolution).bit_length() - 1
         return self.phase_kimg * (2 * steps + 1)
 
-    def at(self, nimg: int) -> Tuple[int, float]:
-        """(resolution, alpha) after nimg images: alpha < 1 while that resolution is being faded in."""
+    def at(self, nimg: int) -> Growth:
+        """The growth state after nimg images: alpha < 1 while that resolution is being faded in."""
         phase = int(nimg // (self.phase_kimg * 1000))
         frac = nimg / (self.phase_kimg * 1000) - phase
         resolution = self.start_resolution << ((phase + 1) // 2)
         if resolution >= self.final_resolution:
             if resolution > self.final_resolution or phase % 2 == 0:
-                return self.final_resolution, 1.0
-        return resolution, (min(frac, 1.0) if phase % 2 == 1 else 1.0)
+                return Growth(self.final_resolution, 1.0)
+        return Growth(resolution, min(frac, 1.0) if phase % 2 == 1 else 1.0)
 
 
 def resize_reals(images: torch.Tensor, resolution: int, alpha: float) -> torch.Tensor:

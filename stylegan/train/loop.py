@@ -16,8 +16,8 @@ from ..augment import AdaController, make_augment_pipe
 from ..data import Dataset
 from .distributed import (ProcessGroup, average_gradients, average_in_place, average_scalars, broadcast_flag,
                           check_replicas)
-from .growth import GrowthSchedule, resize_reals
-from .loss import StyleGANLoss
+from .growth import Growth, GrowthSchedule, growth_kwargs, resize_reals
+from .loss import Phase, StyleGANLoss
 from ..images import grid_image, save_png
 from ..metrics import compute_metrics, load_inception
 from .options import TrainingOptions, feature_metrics, metric_names
@@ -65,26 +65,33 @@ class StopRequest:
 
 
 @dataclass
-class Phase:
-    name: str
+class TrainingPhase:
+    """A loss phase with the network it updates, that network's optimizer and its interval in steps."""
+
+    kind: Phase
     module: torch.nn.Module
     opt: torch.optim.Optimizer
     interval: int
 
+    @property
+    def name(self) -> str:
+        return self.kind.name
 
-def make_phases(o: TrainingOptions, G: torch.nn.Module, D: torch.nn.Module) -> List[Phase]:
+
+def make_phases(o: TrainingOptions, G: torch.nn.Module, D: torch.nn.Module) -> List[TrainingPhase]:
     """G and D phases: 'main' every step and 'reg' every reg_interval steps, with Adam's learning rate and betas
     adjusted for the regularization steps (ratio interval / (interval + 1)); or one 'both' phase for interval 0."""
     phases = []
-    for name, module, lr, interval in (("G", G, o.glr, o.g_reg_interval), ("D", D, o.dlr, o.d_reg_interval)):
+    for net, module, lr, interval in (("G", G, o.glr, o.g_reg_interval), ("D", D, o.dlr, o.d_reg_interval)):
         params = [p for p in module.parameters()]
         if interval == 0:
-            phases.append(Phase(name + "both", module, torch.optim.Adam(params, lr=lr, betas=(0.0, 0.99), eps=1e-8),
-                                1))
+            opt = torch.optim.Adam(params, lr=lr, betas=(0.0, 0.99), eps=1e-8)
+            phases.append(TrainingPhase(Phase(net, main=True, reg=True), module, opt, 1))
             continue
         ratio = interval / (interval + 1)
         opt = torch.optim.Adam(params, lr=lr * ratio, betas=(0.0, 0.99 ** ratio), eps=1e-8)
-        phases += [Phase(name + "main", module, opt, 1), Phase(name + "reg", module, opt, interval)]
+        phases += [TrainingPhase(Phase(net, main=True, reg=False), module, opt, 1),
+                   TrainingPhase(Phase(net, main=False, reg=True), module, opt, interval)]
     return phases
 
 
@@ -100,16 +107,14 @@ class TrainingLoop:
         self.run_dir, self.log, self.progress = run_dir, log, progress
         self.given = dict(given or {})  # the options as given, stored so that a resumed run resolves 'auto' again
         self.phases = make_phases(o, G, D)
+        augment_pipe = make_augment_pipe(o.augpipe, o.p).to(device) if o.aug != "noaug" else None
         self.loss = StyleGANLoss(G, D, loss=o.loss, r1_gamma=o.gamma, pl_weight=o.pl_weight, pl_decay=o.pl_decay,
                                  pl_batch_shrink=o.pl_batch_shrink, style_mixing_prob=o.style_mixing,
-                                 average=lambda t: average_scalars(t.reshape(1), group).reshape(t.shape))
-        if o.fp32 and G.variant == "stylegan2":
-            self.loss.synthesis_kwargs["force_fp32"] = True
-        if o.fp32:
-            self.loss.d_kwargs["force_fp32"] = True
+                                 average=lambda t: average_scalars(t.reshape(1), group).reshape(t.shape),
+                                 g_kwargs=dict(force_fp32=True) if o.fp32 and G.variant == "stylegan2" else None,
+                                 d_kwargs=dict(force_fp32=True) if o.fp32 else None, augment_pipe=augment_pipe)
         self.ada = None
-        if o.aug != "noaug":
-            self.loss.augment_pipe = make_augment_pipe(o.augpipe, o.p).to(device)
+        if augment_pipe is not None:
             if o.aug == "ada":
                 self.ada = AdaController(self.loss.augment_pipe, target=o.target, interval=o.ada_interval,
                                          kimg=o.ada_kimg, average=lambda t: average_scalars(t, group))
@@ -117,6 +122,7 @@ class TrainingLoop:
         self.feature_extractor = load_inception(o.inception, device) if group.is_main and feature_metrics(
             self.metrics) else None
         self.growth = GrowthSchedule(o.pg_start, dataset.resolution, o.pg_kimg) if o.growing else None
+        self.growth_state: Optional[Growth] = None  # (resolution, alpha) of the current step while growing
         self.nimg = self.batch_idx = self.tick = 0
         self.elapsed = 0.0  # training seconds over all sessions of the run
         self.nonfinite = {p.name: 0 for p in self.phases}
@@ -133,7 +139,7 @@ class TrainingLoop:
         return dict(options=self.o.to_dict(), given=self.given, nimg=self.nimg, batch_idx=self.batch_idx,
                     tick=self.tick, elapsed=self.elapsed, nonfinite=dict(self.nonfinite),
                     pl_mean=self.loss.pl_mean.cpu(), ada=self.ada.state_dict() if self.ada else None,
-                    optimizers={p.name[0]: p.opt.state_dict() for p in self.phases if p.name[1:] != "reg"},
+                    optimizers={p.kind.network: p.opt.state_dict() for p in self.phases if p.kind.main},
                     world_size=self.group.world_size, rng=rng_states)
 
     def load_state_dict(self, state: dict) -> None:
@@ -144,8 +150,8 @@ class TrainingLoop:
         if self.ada is not None and state.get("ada") is not None:  # else (the run did not use ADA) p starts at --p
             self.ada.load_state_dict(state["ada"])
         for p in self.phases:
-            if p.name[1:] != "reg":
-                p.opt.load_state_dict(state["optimizers"][p.name[0]])
+            if p.kind.main:
+                p.opt.load_state_dict(state["optimizers"][p.kind.network])
                 for group in p.opt.param_groups:  # the moments come back; the rates are this run's options
                     group["lr"], group["betas"] = p.opt.defaults["lr"], p.opt.defaults["betas"]
         rng = state["rng"]
@@ -176,7 +182,8 @@ class TrainingLoop:
         with torch.no_grad():
             for z, c in zip(self.grid_z.split(self.o.batch_gpu), self.grid_c.split(self.o.batch_gpu)):
                 ws = self.G_ema.mapping(z.to(self.device), c.to(self.device))
-                img = self.G_ema.synthesis(ws, noise_mode="const", **self.loss.synthesis_kwargs)
+                img = self.G_ema.synthesis(ws, noise_mode="const", **self.loss.g_kwargs,
+                                           **growth_kwargs(self.growth_state))
                 if img.shape[-1] != self.dataset.resolution:
                     img = torch.nn.functional.interpolate(img, size=self.dataset.resolution, mode="nearest")
                 images.append(img.cpu())
@@ -204,14 +211,15 @@ class TrainingLoop:
         idx = torch.randint(len(self.dataset), [n]).tolist()
         return torch.from_numpy(np.stack([self.dataset.label(i) for i in idx])).to(self.device)
 
-    def _run_phase(self, phase: Phase, real_img, real_c, gen_z, gen_c) -> None:
+    def _run_phase(self, phase: TrainingPhase, real_img, real_c, gen_z, gen_c) -> None:
         phase.module.requires_grad_(True)
         phase.opt.zero_grad(set_to_none=True)
         rounds = self.batch_per_rank // self.o.batch_gpu
         for r in range(rounds):
             part = slice(r * self.o.batch_gpu, (r + 1) * self.o.batch_gpu)
-            values = self.loss.accumulate_gradients(phase.name, real_img[part], real_c[part], gen_z[part],
-                                                    gen_c[part], gain=phase.interval / rounds)
+            values = self.loss.accumulate_gradients(phase.kind, real_img[part], real_c[part], gen_z[part],
+                                                    gen_c[part], gain=phase.interval / rounds,
+                                                    growth=self.growth_state)
             for name, value in values.items():
                 self.stats.add(name, value)
             if self.ada is not None and "Loss/signs/real" in values:
@@ -238,18 +246,15 @@ class TrainingLoop:
                 b_ema.copy_(b)
 
     def _set_resolution(self) -> None:
-        if self.growth is None:
-            return
-        resolution, alpha = self.growth.at(self.nimg)
-        for kwargs in (self.loss.synthesis_kwargs, self.loss.d_kwargs):
-            kwargs.update(resolution=resolution, alpha=alpha)
+        if self.growth is not None:
+            self.growth_state = self.growth.at(self.nimg)
 
     def step(self, real_img: torch.Tensor, real_c: torch.Tensor) -> None:
         """One training step on this process's part of a global batch (uint8 images, labels)."""
         self._set_resolution()
         real_img = real_img.to(self.device, non_blocking=True).float() / 127.5 - 1
-        if self.growth is not None:
-            real_img = resize_reals(real_img, self.loss.d_kwargs["resolution"], self.loss.d_kwargs["alpha"])
+        if self.growth_state is not None:
+            real_img = resize_reals(real_img, *self.growth_state)
         real_c = real_c.to(self.device, non_blocking=True)
         n = self.batch_per_rank
         for phase in self.phases:
@@ -281,9 +286,9 @@ class TrainingLoop:
             values["Progress/augment"] = float(self.loss.augment_pipe.p)
         if self.ada is not None and self.ada.rt is not None:
             values["Progress/ada_rt"] = self.ada.rt
-        if self.growth is not None:
-            values.update({"Progress/resolution": self.loss.d_kwargs["resolution"],
-                           "Progress/alpha": self.loss.d_kwargs["alpha"]})
+        if self.growth_state is not None:
+            values.update({"Progress/resolution": self.growth_state.resolution,
+                           "Progress/alpha": self.growth_state.alpha})
         if self.device.type == "cuda":
             values["Resources/peak_gpu_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 2 ** 30
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -363,7 +368,7 @@ class TrainingLoop:
             if main and self.progress is not None:
                 elapsed_kimg = (self.nimg - tick_start_nimg) / 1000
                 rate = (now - tick_start) / elapsed_kimg if elapsed_kimg > 0 else None
-                self.progress.update(self.nimg / 1000, rate, self._progress_values())
+                self.progress.update(self.nimg / 1000, rate, self._progress_values)
             if self.nimg < total and self.nimg < tick_start_nimg + o.tick * 1000:
                 continue
             tick_seconds = now - tick_start

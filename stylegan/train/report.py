@@ -7,7 +7,7 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, Optional, TextIO
+from typing import Callable, Dict, Optional, TextIO
 
 import numpy as np
 import torch
@@ -59,7 +59,10 @@ class ProgressLine:
         self._last = 0.0
         self._width = 0
 
-    def update(self, kimg: float, sec_per_kimg: Optional[float], values: Dict[str, float], force: bool = False):
+    def update(self, kimg: float, sec_per_kimg: Optional[float], values: Callable[[], Dict[str, float]],
+               force: bool = False):
+        """Redraws the line if it is due; `values` (the losses to show) is called only then: reading them waits
+        for the device."""
         if not self.enabled or (not force and time.monotonic() - self._last < 0.5):
             return
         self._last = time.monotonic()
@@ -68,7 +71,7 @@ class ProgressLine:
         parts = [f"[{bar:<20}] kimg {kimg:.2f}/{self.total_kimg:g}"]
         if sec_per_kimg:
             parts.append(f"{sec_per_kimg:.1f} s/kimg")
-        parts += [f"{k} {v:.3f}" for k, v in values.items()]
+        parts += [f"{k} {v:.3f}" for k, v in values().items()]
         if sec_per_kimg:
             parts.append(f"ETA {format_duration((self.total_kimg - kimg) * sec_per_kimg)}")
         line = " | ".join(parts)
