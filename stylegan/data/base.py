@@ -11,19 +11,6 @@ import torch
 MIN_SIZE = 2  # fewer images than this is refused: one image is no distribution to learn
 
 
-def is_valid_resolution(value) -> bool:
-    """Whether `value` is an int power of two of at least 4."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 4 \
-        and not value & (value - 1)
-
-
-def check_resolution(resolution: int, name: str = "resolution") -> int:
-    """`resolution` as an int, after checking that it is a power of two of at least 4."""
-    if not is_valid_resolution(resolution):
-        raise ValueError(f"{name} must be a power of two >= 4, got {resolution!r}")
-    return int(resolution)
-
-
 def check_size(size: int, where: str) -> None:
     """Refuses a dataset of fewer than MIN_SIZE images; `where` says which data and why so few."""
     if size < MIN_SIZE:

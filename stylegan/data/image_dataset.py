@@ -13,7 +13,8 @@ from typing import BinaryIO, Dict, List, Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from .base import Dataset, check_max_size, check_resolution, check_size, is_valid_resolution
+from ..resolution import check_resolution, is_valid_resolution
+from .base import Dataset, check_max_size, check_size
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ON_CORRUPT = ("skip", "error")

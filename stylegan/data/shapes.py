@@ -5,7 +5,8 @@ from typing import Dict, Union
 
 import numpy as np
 
-from .base import Dataset, check_resolution, check_size
+from ..resolution import check_resolution
+from .base import Dataset, check_size
 
 SHAPES = ("circle", "triangle", "square", "star", "cross")
 _POLYGONS = {"triangle": (3, 0.5), "square": (4, np.cos(np.pi / 4)), "star": (5, 0.42)}  # points, inner radius

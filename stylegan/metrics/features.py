@@ -106,14 +106,19 @@ class RandomFeatures(nn.Module):
         self.eval()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4 \
-                or images.shape[1] != 3:
-            got = f"{images.dtype} {list(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
-            raise ValueError(f"RandomFeatures: images must be uint8 [N, 3, H, W], got {got}")
+        check_rgb_uint8(images, "RandomFeatures")
         x = images.float() / 127.5 - 1
         for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
             x = F.relu(F.conv2d(x, weight, bias, stride=1 if i == 0 else 2, padding=1))
         return x.mean(dim=(2, 3))
+
+
+def check_rgb_uint8(images, who: str) -> None:
+    """What every feature network takes: uint8 [N, 3, H, W] (ValueError naming `who` otherwise)."""
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4 \
+            or images.shape[1] != 3:
+        got = f"{images.dtype} {list(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"{who}: images must be uint8 [N, 3, H, W], got {got}")
 
 
 class FeatureStats:

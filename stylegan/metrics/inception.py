@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .features import full_float32
+from .features import check_rgb_uint8, full_float32
 
 __all__ = ["DEFAULT_WEIGHTS_PATH", "ENV_VAR", "INPUT_SIZE", "InceptionV3", "WEIGHTS_FILE", "WEIGHTS_URL",
            "load_inception", "load_inception_weights", "resolve_weights"]
@@ -199,10 +199,7 @@ class InceptionV3(nn.Module):
         self.eval().requires_grad_(False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4 \
-                or images.shape[1] != 3:
-            got = f"{images.dtype} {list(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
-            raise ValueError(f"InceptionV3: images must be uint8 [N, 3, H, W], got {got}")
+        check_rgb_uint8(images, "InceptionV3")
         x = images.float()
         if x.shape[2:] != (INPUT_SIZE, INPUT_SIZE):
             x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)

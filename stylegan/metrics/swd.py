@@ -51,6 +51,8 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
+from ..resolution import check_resolution, is_valid_resolution
+
 __all__ = ["MIN_RESOLUTION", "PATCH_SIZE", "SWDAccumulator", "laplacian_pyramid", "patch_descriptors",
            "reconstruct_laplacian_pyramid", "sliced_wasserstein_distance"]
 
@@ -79,10 +81,6 @@ def _check_int(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def _is_power_of_two(n: int) -> bool:
-    return n >= 1 and n & (n - 1) == 0
-
-
 def _check_square_nchw(images: torch.Tensor, name: str, min_resolution: int) -> None:
     """[N, C, H, W], N and C >= 1, H = W a power of two >= min_resolution."""
     if images.ndim != 4:
@@ -92,7 +90,7 @@ def _check_square_nchw(images: torch.Tensor, name: str, min_resolution: int) -> 
         raise ValueError(f"{name} is empty (no images)")
     if c == 0:
         raise ValueError(f"{name} has no channels (shape {tuple(images.shape)})")
-    if h != w or not _is_power_of_two(h) or h < min_resolution:
+    if h != w or not is_valid_resolution(h, min_resolution):
         raise ValueError(f"{name} must be square with a power-of-two resolution >= {min_resolution}, "
                          f"got H x W = {h} x {w}")
 
@@ -167,8 +165,7 @@ def laplacian_pyramid(images: ImageLike, min_resolution: int = MIN_RESOLUTION) -
 
     Floating-point images are used as they are (the pyramid is linear; its dtype is theirs), uint8 images are
     mapped to [-1, 1] in float32 as for the SWD. min_resolution: a power of two >= 4."""
-    if not _is_power_of_two(_check_int(min_resolution, "min_resolution", minimum=4)):
-        raise ValueError(f"min_resolution must be a power of two, got {min_resolution!r}")
+    check_resolution(_check_int(min_resolution, "min_resolution", minimum=4), "min_resolution")
     images = _as_tensor(images, "images")
     _check_square_nchw(images, "images", min_resolution)
     if images.dtype == torch.uint8:

@@ -13,7 +13,8 @@ from stylegan_ops import downsample2d
 
 from .layers import Conv2dLayer, FullyConnectedLayer, OpsModule, set_impl
 from .mapping import MappingNetwork
-from .synthesis import ARCHITECTURES, check_resolution
+from ..resolution import check_resolution
+from .synthesis import ARCHITECTURES
 
 
 class DiscriminatorBlock(OpsModule):
@@ -162,7 +163,7 @@ class Discriminator(OpsModule):
                  mapping_kwargs: dict = None, epilogue_kwargs: dict = None, impl: str = "auto",
                  progressive: bool = False):
         super().__init__()
-        check_resolution(img_resolution)
+        check_resolution(img_resolution, "img_resolution")
         if progressive and architecture == "skip":
             raise ValueError("progressive=True does not combine with architecture='skip' (a skip discriminator "
                              "already reads the image at every resolution); use architecture 'orig' or 'resnet'")

@@ -10,6 +10,7 @@ import torch
 import stylegan_ops
 from stylegan_ops import ACTIVATIONS, bias_act, noise_bias_act, upsample2d
 
+from ..resolution import check_resolution
 from .layers import Conv2dLayer, FullyConnectedLayer, OpsModule, modulated_conv2d
 from .w_inputs import WInput, style_layer
 
@@ -173,7 +174,7 @@ class SynthesisNetwork(OpsModule):
     def __init__(self, w_dim: int, img_resolution: int, img_channels: int, channel_base: int = 32768,
                  channel_max: int = 512, num_fp16_res: int = 0, **block_kwargs):
         super().__init__()
-        check_resolution(img_resolution)
+        check_resolution(img_resolution, "img_resolution")
         self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
         self.img_resolution_log2 = int(np.log2(img_resolution))
         self.block_resolutions = [2 ** i for i in range(2, self.img_resolution_log2 + 1)]
@@ -217,7 +218,3 @@ class SynthesisNetwork(OpsModule):
                            noise_mode=noise_mode)
         return img
 
-
-def check_resolution(resolution: int) -> None:
-    if not isinstance(resolution, int) or resolution < 4 or resolution & (resolution - 1):
-        raise ValueError(f"img_resolution must be a power of two >= 4, got {resolution!r}")

@@ -13,7 +13,8 @@ import stylegan_ops
 from stylegan_ops import style_epilogue
 
 from .layers import Conv2dLayer, FullyConnectedLayer, OpsModule, conv2d_resample
-from .synthesis import check_noise_mode, check_resolution, layer_noise
+from ..resolution import check_resolution
+from .synthesis import check_noise_mode, layer_noise
 from .w_inputs import WInput, style_layer
 
 
@@ -58,7 +59,7 @@ class AdaINSynthesisNetwork(OpsModule):
     def __init__(self, w_dim: int, img_resolution: int, img_channels: int, channel_base: int = 8192,
                  channel_max: int = 512, resample_filter: Sequence[float] = (1, 2, 1), use_noise: bool = True):
         super().__init__()
-        check_resolution(img_resolution)
+        check_resolution(img_resolution, "img_resolution")
         self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
         self.block_resolutions = [2 ** i for i in range(2, int(np.log2(img_resolution)) + 1)]
         channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}
