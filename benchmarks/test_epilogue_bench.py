@@ -19,14 +19,17 @@ def layer_inputs(shape, device, requires_grad):
     def t(*s):
         return torch.randn(s, device=device, requires_grad=requires_grad)
 
-    return dict(x=t(n, c, h, w), noise=t(n, 1, h, w), strength=t(), weight=t(c), b=t(c), scale=t(n, c), bias=t(n, c))
+    # One noise strength (StyleGAN2's) or one per channel (StyleGAN's).
+    return dict(x=t(n, c, h, w), noise=t(n, 1, h, w), noise_strength=t(), channel_strengths=t(c), b=t(c),
+                style_scale=t(n, c), style_bias=t(n, c))
 
 
 OPS = {
-    "noise_bias_act": lambda v, impl: noise_bias_act(v["x"], v["noise"], v["strength"], v["b"], clamp=256, impl=impl),
-    "adain": lambda v, impl: adain(v["x"], v["scale"], v["bias"], impl=impl),
-    "style_epilogue": lambda v, impl: style_epilogue(v["x"], v["noise"], v["weight"], v["b"], v["scale"], v["bias"],
+    "noise_bias_act": lambda v, impl: noise_bias_act(v["x"], v["noise"], v["noise_strength"], v["b"], clamp=256,
                                                      impl=impl),
+    "adain": lambda v, impl: adain(v["x"], v["style_scale"], v["style_bias"], impl=impl),
+    "style_epilogue": lambda v, impl: style_epilogue(v["x"], v["noise"], v["channel_strengths"], v["b"],
+                                                     v["style_scale"], v["style_bias"], impl=impl),
 }
 
 

@@ -12,11 +12,10 @@ namespace stylegan_ops {
 using NoiseBiasActRunner = void (*)(const NoiseBiasActParams&);
 
 // Checks a [N, C, H, W] layer input and the optional per-layer tensors that StyleGAN adds to it: noise [N, 1, H, W],
-// its strength or weight (one value or one per channel), and a bias [C]. All share x's dtype and device. (The Python
-// API checks the same, with its own messages, before the reference path: stylegan_ops/_layer_inputs.py.)
+// its noise_strength (one value or one per channel), and a bias b [C]. All share x's dtype and device. (The Python API
+// checks the same, with its own messages, before the reference path: stylegan_ops/_layer_inputs.py.)
 inline void check_layer_inputs(const char* op, const at::Tensor& x, const std::optional<at::Tensor>& noise,
-                               const char* strength_name, const std::optional<at::Tensor>& strength,
-                               const std::optional<at::Tensor>& b) {
+                               const std::optional<at::Tensor>& noise_strength, const std::optional<at::Tensor>& b) {
     check_float_tensor(x, op, "x");
     TORCH_CHECK_VALUE(x.dim() == 4, op, ": x must be 4-D [N, C, H, W], got shape ", x.sizes());
     auto check_like_x = [&](const at::Tensor& t, const char* name) {
@@ -31,14 +30,15 @@ inline void check_layer_inputs(const char* op, const at::Tensor& x, const std::o
                               noise->size(2) == x.size(2) && noise->size(3) == x.size(3),
                           op, ": noise must have shape [", x.size(0), ", 1, ", x.size(2), ", ", x.size(3),
                           "], got ", noise->sizes());
-        TORCH_CHECK_VALUE(strength.has_value(), op, ": ", strength_name, " is required with noise");
+        TORCH_CHECK_VALUE(noise_strength.has_value(), op, ": noise_strength is required with noise");
     }
-    if (strength.has_value()) {
-        check_like_x(*strength, strength_name);
-        TORCH_CHECK_VALUE(noise.has_value(), op, ": ", strength_name, " is given without noise");
-        TORCH_CHECK_VALUE(strength->dim() <= 1 && (strength->numel() == 1 || strength->numel() == x.size(1)), op,
-                          ": ", strength_name, " must hold one value or one per channel (", x.size(1), "), got shape ",
-                          strength->sizes());
+    if (noise_strength.has_value()) {
+        check_like_x(*noise_strength, "noise_strength");
+        TORCH_CHECK_VALUE(noise.has_value(), op, ": noise_strength is given without noise");
+        TORCH_CHECK_VALUE(noise_strength->dim() <= 1 &&
+                              (noise_strength->numel() == 1 || noise_strength->numel() == x.size(1)),
+                          op, ": noise_strength must hold one value or one per channel (", x.size(1),
+                          "), got shape ", noise_strength->sizes());
     }
     if (b.has_value()) {
         check_like_x(*b, "b");
@@ -65,22 +65,22 @@ inline at::Tensor noise_planes(const std::optional<at::Tensor>& noise) {
 }
 
 inline at::Tensor noise_bias_act_forward(const at::Tensor& x, const std::optional<at::Tensor>& noise,
-                                         const std::optional<at::Tensor>& strength, const std::optional<at::Tensor>& b,
-                                         std::string_view act, double alpha, double gain, std::optional<double> clamp,
-                                         NoiseBiasActRunner run) {
-    check_layer_inputs("noise_bias_act", x, noise, "strength", strength, b);
+                                         const std::optional<at::Tensor>& noise_strength,
+                                         const std::optional<at::Tensor>& b, std::string_view act, double alpha,
+                                         double gain, std::optional<double> clamp, NoiseBiasActRunner run) {
+    check_layer_inputs("noise_bias_act", x, noise, noise_strength, b);
     const Act a = check_activation_args("noise_bias_act", act, alpha, gain, clamp);
     const at::MemoryFormat format = output_memory_format(x);
     at::Tensor y = at::empty(x.sizes(), x.options().memory_format(format));
     if (y.numel() == 0) return y;
     const at::Tensor x_in = x.contiguous(format);
     const at::Tensor noise_in = noise_planes(noise);
-    const at::Tensor strength_in = contiguous_or_undefined(strength);
+    const at::Tensor noise_strength_in = contiguous_or_undefined(noise_strength);
     const at::Tensor b_in = contiguous_or_undefined(b);
     NoiseBiasActParams p{};
     p.x = x_in.const_data_ptr();
     p.noise = data_or_null(noise_in);
-    p.strength = data_or_null(strength_in);
+    p.noise_strength = data_or_null(noise_strength_in);
     p.b = data_or_null(b_in);
     p.y = y.mutable_data_ptr();
     p.batch = x.size(0);
@@ -88,7 +88,7 @@ inline at::Tensor noise_bias_act_forward(const at::Tensor& x, const std::optiona
     p.height = x.size(2);
     p.width = x.size(3);
     p.noise_batch_stride = noise_in.defined() ? noise_in.stride(0) : 0;
-    p.strength_per_channel = strength_in.defined() && strength_in.numel() > 1;
+    p.noise_strength_per_channel = noise_strength_in.defined() && noise_strength_in.numel() > 1;
     p.channels_last = format == at::MemoryFormat::ChannelsLast;
     p.alpha = alpha;
     p.gain = gain;
@@ -103,11 +103,11 @@ inline at::Tensor noise_bias_act_forward(const at::Tensor& x, const std::optiona
 template <NoiseBiasActRunner Run, typename Guard>
 struct NoiseBiasActOps {
     static at::Tensor forward(const at::Tensor& x, const std::optional<at::Tensor>& noise,
-                              const std::optional<at::Tensor>& strength, const std::optional<at::Tensor>& b,
+                              const std::optional<at::Tensor>& noise_strength, const std::optional<at::Tensor>& b,
                               c10::string_view act, double alpha, double gain, std::optional<double> clamp) {
         const Guard guard(x.device());
-        return noise_bias_act_forward(x, noise, strength, b, std::string_view(act.data(), act.size()), alpha, gain,
-                                      clamp, Run);
+        return noise_bias_act_forward(x, noise, noise_strength, b, std::string_view(act.data(), act.size()), alpha,
+                                      gain, clamp, Run);
     }
 };
 

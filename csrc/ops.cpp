@@ -17,25 +17,27 @@ TORCH_LIBRARY(stylegan_ops, m) {
     // up and down are (x, y), padding is (x0, x1, y0, y1). Its gradient is again an upfirdn2d.
     m.def("upfirdn2d(Tensor x, Tensor f, int[2] up, int[2] down, int[4] padding, bool flip_filter, float gain) -> Tensor",
           tags);
-    // y = clamp(act(x + strength * noise + b) * gain) on NCHW; noise [N, 1, H, W], strength one value or one per
-    // channel. Its gradient is bias_act's (from the output or the input) followed by sums.
-    m.def("noise_bias_act(Tensor x, Tensor? noise, Tensor? strength, Tensor? b, str act, float alpha, float gain, "
-          "float? clamp) -> Tensor",
+    // y = clamp(act(x + noise_strength * noise + b) * gain) on NCHW; noise [N, 1, H, W], noise_strength one value or
+    // one per channel. Its gradient is bias_act's (from the output or the input) followed by sums.
+    m.def("noise_bias_act(Tensor x, Tensor? noise, Tensor? noise_strength, Tensor? b, str act, float alpha, "
+          "float gain, float? clamp) -> Tensor",
           tags);
-    // (y, mean, rstd): instance normalization of each (n, c) plane, then y = x_norm * scale + bias, scale and bias
-    // [N, C]; mean and rstd are the per-plane statistics, kept for the backward.
-    m.def("adain(Tensor x, Tensor scale, Tensor bias, float eps) -> (Tensor, Tensor, Tensor)", tags);
-    // (grad_x, grad_scale, grad_bias) of adain.
-    m.def("adain_backward(Tensor grad, Tensor x, Tensor scale, Tensor mean, Tensor rstd, float eps) -> "
+    // (y, mean, rstd): instance normalization of each (n, c) plane, then y = x_norm * style_scale + style_bias, the
+    // style [N, C]; mean and rstd are the per-plane statistics, kept for the backward.
+    m.def("adain(Tensor x, Tensor style_scale, Tensor style_bias, float eps) -> (Tensor, Tensor, Tensor)", tags);
+    // (grad_x, grad_style_scale, grad_style_bias) of adain.
+    m.def("adain_backward(Tensor grad, Tensor x, Tensor style_scale, Tensor mean, Tensor rstd, float eps) -> "
           "(Tensor, Tensor, Tensor)",
           tags);
-    // StyleGAN's layer tail: adain(lrelu(x + noise_weight * noise + b, alpha) * gain, scale, bias, eps).
-    m.def("style_epilogue(Tensor x, Tensor? noise, Tensor? noise_weight, Tensor? b, Tensor scale, Tensor bias, "
-          "float alpha, float gain, float eps) -> (Tensor, Tensor, Tensor)",
+    // StyleGAN's layer tail: adain(lrelu(x + noise_strength * noise + b, alpha) * gain, style_scale, style_bias, eps).
+    m.def("style_epilogue(Tensor x, Tensor? noise, Tensor? noise_strength, Tensor? b, Tensor style_scale, "
+          "Tensor style_bias, float alpha, float gain, float eps) -> (Tensor, Tensor, Tensor)",
           tags);
-    // (grad_x, grad_scale, grad_bias) of style_epilogue; the gradients of noise, noise_weight and b are sums of grad_x.
-    m.def("style_epilogue_backward(Tensor grad, Tensor x, Tensor? noise, Tensor? noise_weight, Tensor? b, "
-          "Tensor scale, Tensor mean, Tensor rstd, float alpha, float gain, float eps) -> (Tensor, Tensor, Tensor)",
+    // (grad_x, grad_style_scale, grad_style_bias) of style_epilogue; the gradients of noise, noise_strength and b are
+    // sums of grad_x.
+    m.def("style_epilogue_backward(Tensor grad, Tensor x, Tensor? noise, Tensor? noise_strength, Tensor? b, "
+          "Tensor style_scale, Tensor mean, Tensor rstd, float alpha, float gain, float eps) -> "
+          "(Tensor, Tensor, Tensor)",
           tags);
     // 3x3 convolution (a correlation, as torch's conv2d) of x [N, C, H, W] with w [K, C, 3, 3], zero padding 1,
     // stride 1: [N, K, H, W]. Its gradients are conv3x3 and conv3x3_weight_grad again.

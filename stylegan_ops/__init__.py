@@ -1,12 +1,15 @@
 """stylegan_ops: fused CPU/CUDA kernels for StyleGAN, with a pure-PyTorch reference path for every op.
 
-Each op takes ``impl='auto'|'fused'|'ref'``. The compiled kernels come from ``pip install --no-build-isolation .``;
-without them the ops run the reference path after one warning (``python -m stylegan_ops.info`` says why).
+Each op takes ``impl``, one of ``IMPLS`` ('auto', 'fused', 'ref'); ``check_impl`` checks such a choice. The compiled
+kernels come from ``pip install --no-build-isolation .``; without them the ops run the reference path after one
+warning, ``unavailable_reason(device_type)`` says why, and so does ``python -m stylegan_ops.info``.
 """
 
+from ._extension import IMPLS, check_impl, unavailable_reason
 from .activations import ACTIVATIONS
 from .adain import adain, style_epilogue
 from .bias_act import bias_act
+from .conv2d_resample import conv2d_resample
 from .conv3x3 import conv3x3
 from .noise_bias_act import noise_bias_act
 from .upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
@@ -14,5 +17,6 @@ from .upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample
 # The ops with fused kernels, by their name in torch.ops.stylegan_ops.
 OPS = ("bias_act", "upfirdn2d", "noise_bias_act", "adain", "style_epilogue", "conv3x3")
 
-__all__ = ["ACTIVATIONS", "OPS", "adain", "bias_act", "conv3x3", "downsample2d", "filter2d", "noise_bias_act", "setup_filter",
-           "style_epilogue", "upfirdn2d", "upsample2d"]
+__all__ = ["ACTIVATIONS", "IMPLS", "OPS", "adain", "bias_act", "check_impl", "conv2d_resample", "conv3x3",
+           "downsample2d", "filter2d", "noise_bias_act", "setup_filter", "style_epilogue", "unavailable_reason",
+           "upfirdn2d", "upsample2d"]

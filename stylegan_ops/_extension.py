@@ -12,6 +12,8 @@ from typing import Optional
 
 import torch
 
+# The implementations every op can run: 'auto' (the fused kernel when available, else the reference after one
+# warning), 'fused' (the kernel or an error) and 'ref' (the pure-PyTorch reference).
 IMPLS = ("auto", "fused", "ref")
 
 _C = None
@@ -51,14 +53,19 @@ def unavailable_reason(device_type: str) -> Optional[str]:
     return f"stylegan_ops has no kernels for device type '{device_type}'"
 
 
+def check_impl(caller: str, impl: str) -> str:
+    """`impl` if it is one of IMPLS, else a ValueError that names `caller`."""
+    if impl not in IMPLS:
+        raise ValueError(f"{caller}: impl must be one of {IMPLS}, got {impl!r}")
+    return impl
+
+
 def use_fused(op: str, impl: str, device: torch.device) -> bool:
-    """Whether `op` runs its fused kernel for tensors on `device` under `impl` ('auto', 'fused' or 'ref').
+    """Whether `op` runs its fused kernel for tensors on `device` under `impl` (one of IMPLS).
 
     'auto' falls back to the reference path, with one warning per reason, when no kernel is available; 'fused'
     raises instead."""
-    if impl not in IMPLS:
-        raise ValueError(f"{op}: impl must be one of {IMPLS}, got {impl!r}")
-    if impl == "ref":
+    if check_impl(op, impl) == "ref":
         return False
     reason = unavailable_reason(device.type)
     if reason is None:

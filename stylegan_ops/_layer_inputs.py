@@ -1,6 +1,6 @@
 """What StyleGAN adds to a layer's [N, C, H, W] activations before its activation function: noise [N, 1, H, W] times
-a strength (one value or one per channel), and a bias [C]. Argument checks and the gradients of these inputs, shared
-by noise_bias_act and style_epilogue."""
+a noise_strength (one value or one per channel), and a bias b [C]. Argument checks and the gradients of these inputs,
+shared by noise_bias_act and style_epilogue."""
 
 from typing import Optional
 
@@ -10,10 +10,10 @@ from ._checks import check_same_device, check_tensor
 from ._layout import output_memory_format
 
 
-def check_layer_inputs(op: str, x: torch.Tensor, noise, strength_name: str, strength, b) -> None:
+def check_layer_inputs(op: str, x: torch.Tensor, noise, noise_strength, b) -> None:
     """The Python side of the checks in csrc/noise_bias_act_impl.h (check_layer_inputs), with errors for users."""
     check_tensor(op, "x", x, ndim=4)
-    for name, t in (("noise", noise), (strength_name, strength), ("b", b)):
+    for name, t in (("noise", noise), ("noise_strength", noise_strength), ("b", b)):
         if t is not None:
             check_tensor(op, name, t, dtypes=(x.dtype,))
             check_same_device(op, name, t, x)
@@ -22,44 +22,44 @@ def check_layer_inputs(op: str, x: torch.Tensor, noise, strength_name: str, stre
         if tuple(noise.shape) != (n, 1, h, w):
             raise ValueError(f"{op}: noise must have shape [{n}, 1, {h}, {w}] (one noise image per sample, shared by "
                              f"all channels), got {list(noise.shape)}")
-        if strength is None:
-            raise ValueError(f"{op}: {strength_name} is required with noise")
-    if strength is not None:
+        if noise_strength is None:
+            raise ValueError(f"{op}: noise_strength is required with noise")
+    if noise_strength is not None:
         if noise is None:
-            raise ValueError(f"{op}: {strength_name} is given without noise")
-        if strength.ndim > 1 or strength.numel() not in (1, c):
-            raise ValueError(f"{op}: {strength_name} must hold one value or one per channel ({c}), got shape "
-                             f"{list(strength.shape)}")
+            raise ValueError(f"{op}: noise_strength is given without noise")
+        if noise_strength.ndim > 1 or noise_strength.numel() not in (1, c):
+            raise ValueError(f"{op}: noise_strength must hold one value or one per channel ({c}), got shape "
+                             f"{list(noise_strength.shape)}")
     if b is not None and tuple(b.shape) != (c,):
         raise ValueError(f"{op}: b must have shape [{c}], got {list(b.shape)}")
 
 
-def layer_input_grads(grad_s: torch.Tensor, noise: Optional[torch.Tensor], strength: Optional[torch.Tensor],
+def layer_input_grads(grad_s: torch.Tensor, noise: Optional[torch.Tensor], noise_strength: Optional[torch.Tensor],
                       needs_noise: bool, needs_strength: bool, needs_b: bool):
-    """Gradients of noise, strength and b from the gradient of s = x + strength * noise + b (None where not needed),
-    as differentiable PyTorch ops. The per-channel contractions are matrix products over views of grad_s in its own
-    layout (einsum picks far slower plans for them on the CPU)."""
+    """Gradients of noise, noise_strength and b from the gradient of s = x + noise_strength * noise + b (None where
+    not needed), as differentiable PyTorch ops. The per-channel contractions are matrix products over views of grad_s
+    in its own layout (einsum picks far slower plans for them on the CPU)."""
     grad_b = grad_s.sum((0, 2, 3)) if needs_b else None
     grad_noise = grad_strength = None
     if noise is None or not (needs_noise or needs_strength):
         return grad_noise, grad_strength, grad_b
     n, c, h, w = grad_s.shape
-    if strength.numel() == 1:
+    if noise_strength.numel() == 1:
         summed = grad_s.sum(1, keepdim=True)
         if needs_noise:
-            grad_noise = summed * strength.reshape([])
+            grad_noise = summed * noise_strength.reshape([])
         if needs_strength:
-            grad_strength = (summed * noise).sum().reshape(strength.shape)
+            grad_strength = (summed * noise).sum().reshape(noise_strength.shape)
     elif output_memory_format(grad_s) == torch.channels_last:
         pixels = grad_s.permute(0, 2, 3, 1).reshape(n * h * w, c)  # a view: channels innermost
         if needs_noise:
-            grad_noise = torch.matmul(pixels, strength).reshape(n, 1, h, w)
+            grad_noise = torch.matmul(pixels, noise_strength).reshape(n, 1, h, w)
         if needs_strength:
             grad_strength = torch.matmul(noise.reshape(n * h * w), pixels)
     else:
         planes = grad_s.reshape(n, c, h * w)
         if needs_noise:
-            grad_noise = torch.matmul(strength, planes).reshape(n, 1, h, w)
+            grad_noise = torch.matmul(noise_strength, planes).reshape(n, 1, h, w)
         if needs_strength:
             grad_strength = torch.bmm(planes, noise.reshape(n, h * w, 1)).sum((0, 2))
     return grad_noise, grad_strength, grad_b

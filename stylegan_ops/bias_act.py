@@ -24,7 +24,8 @@ def bias_act(x: torch.Tensor, b: Optional[torch.Tensor] = None, dim: int = 1, ac
         alpha: the negative slope of lrelu (default 0.2); the other activations take none.
         gain: output scale; default sqrt(2) for relu, lrelu and swish, 1 otherwise.
         clamp: clamp the output to [-clamp, clamp]; None disables it.
-        impl: 'auto' (fused kernel when available, else the reference after one warning), 'fused' or 'ref'.
+        impl: one of ``stylegan_ops.IMPLS``: 'auto' (fused kernel when available, else the reference after one
+            warning), 'fused' or 'ref'.
 
     Differentiable with respect to ``x`` and ``b`` to second order (third order for linear, relu and lrelu and
     beyond, since their derivative is piecewise constant).

@@ -5,6 +5,7 @@ from typing import Optional
 import torch
 
 from . import _extension, reference
+from ._deprecation import renamed_keywords
 from ._layer_inputs import check_layer_inputs, layer_input_grads
 from ._layout import output_memory_format
 from .activations import ACTIVATIONS
@@ -13,47 +14,49 @@ from .bias_act import activation_grad, resolve_activation, saved_reference
 _ops = torch.ops.stylegan_ops
 
 
-def noise_bias_act(x: torch.Tensor, noise: Optional[torch.Tensor] = None, strength: Optional[torch.Tensor] = None,
+@renamed_keywords(strength="noise_strength")
+def noise_bias_act(x: torch.Tensor, noise: Optional[torch.Tensor] = None, noise_strength: Optional[torch.Tensor] = None,
                    b: Optional[torch.Tensor] = None, act: str = "lrelu", alpha: Optional[float] = None,
                    gain: Optional[float] = None, clamp: Optional[float] = None, *, impl: str = "auto") -> torch.Tensor:
-    """Computes ``clamp(act(x + strength * noise + b) * gain)`` on ``x`` of shape [N, C, H, W].
+    """Computes ``clamp(act(x + noise_strength * noise + b) * gain)`` on ``x`` of shape [N, C, H, W].
 
     Args:
         x: the layer's activations, float16, bfloat16, float32 or float64.
         noise: [N, 1, H, W], shared by all channels (expand a [1, 1, H, W] buffer to share it over the batch), or
             None.
-        strength: the noise strength, one value (StyleGAN2) or one per channel [C] (StyleGAN); required with noise.
+        noise_strength: one value (StyleGAN2) or one per channel [C] (StyleGAN); required with noise. (The keyword
+            ``strength`` still works, deprecated.)
         b: bias [C], or None.
         act, alpha, gain, clamp: as for ``bias_act`` (default act lrelu, alpha 0.2, gain sqrt(2)).
-        impl: 'auto', 'fused' or 'ref'.
+        impl: one of ``stylegan_ops.IMPLS``.
 
-    noise, strength and b have the dtype and device of x. Differentiable with respect to x, noise, strength and b to
-    second order.
+    noise, noise_strength and b have the dtype and device of x. Differentiable with respect to x, noise,
+    noise_strength and b to second order.
     """
     op = "noise_bias_act"
-    check_layer_inputs(op, x, noise, "strength", strength, b)
+    check_layer_inputs(op, x, noise, noise_strength, b)
     alpha, gain, clamp = resolve_activation(op, act, alpha, gain, clamp)
     if _extension.use_fused(op, impl, x.device):
-        return _ops.noise_bias_act(x, noise, strength, b, act, alpha, gain, clamp)
-    return reference.noise_bias_act(x, noise, strength, b, act, alpha, gain, clamp)
+        return _ops.noise_bias_act(x, noise, noise_strength, b, act, alpha, gain, clamp)
+    return reference.noise_bias_act(x, noise, noise_strength, b, act, alpha, gain, clamp)
 
 
 def _setup(ctx, inputs, output):
-    x, noise, strength, b, act, alpha, gain, clamp = inputs
+    x, noise, noise_strength, b, act, alpha, gain, clamp = inputs
     ctx.args = (act, alpha, gain, clamp)
-    ctx.save_for_backward(saved_reference(act, clamp, x, output), noise, strength, b)
+    ctx.save_for_backward(saved_reference(act, clamp, x, output), noise, noise_strength, b)
 
 
 def _backward(ctx, grad):
     act, alpha, gain, clamp = ctx.args
-    ref, noise, strength, b = ctx.saved_tensors
+    ref, noise, noise_strength, b = ctx.saved_tensors
     if not ACTIVATIONS[act].grad_from_output and noise is not None:
-        # The smooth activations differentiate at s = x + strength * noise (+ b, which the op adds). Rebuilt here in
-        # x's dtype, so in float16/bfloat16 it carries one rounding the forward's float32 s did not.
-        ref = ref + noise * reference.per_channel(strength)
+        # The smooth activations differentiate at s = x + noise_strength * noise (+ b, which the op adds). Rebuilt
+        # here in x's dtype, so in float16/bfloat16 it carries one rounding the forward's float32 s did not.
+        ref = ref + noise * reference.per_channel(noise_strength)
     grad_s = activation_grad(grad, ref, b, 1, act, alpha, gain, clamp)
     needs = ctx.needs_input_grad
-    grad_noise, grad_strength, grad_b = layer_input_grads(grad_s, noise, strength, needs[1], needs[2], needs[3])
+    grad_noise, grad_strength, grad_b = layer_input_grads(grad_s, noise, noise_strength, needs[1], needs[2], needs[3])
     return grad_s if needs[0] else None, grad_noise, grad_strength, grad_b, None, None, None, None
 
 
@@ -61,5 +64,5 @@ if _extension.REGISTERED:
     torch.library.register_autograd("stylegan_ops::noise_bias_act", _backward, setup_context=_setup)
 
     @torch.library.register_fake("stylegan_ops::noise_bias_act")
-    def _fake(x, noise, strength, b, act, alpha, gain, clamp):
+    def _fake(x, noise, noise_strength, b, act, alpha, gain, clamp):
         return torch.empty_like(x, memory_format=output_memory_format(x))

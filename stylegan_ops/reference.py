@@ -44,8 +44,8 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: Sequence[int], down: Sequenc
     down_x, down_y = down
     pad_x0, pad_x1, pad_y0, pad_y1 = padding
     n, c, h, w = x.shape
-    if x.numel() == 0:
-        return x.new_zeros([n, c, *upfirdn2d_output_size((h, w), f, up, down, padding)])
+    if x.numel() == 0:  # zeros (the grouped convolution below would take no channels), still in x's autograd graph
+        return x.new_zeros([n, c, *upfirdn2d_output_size((h, w), f, up, down, padding)]) + x.sum()
 
     # Insert up-1 zeros after every pixel.
     x = x.reshape(n, c, h, 1, w, 1)
@@ -60,7 +60,7 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: Sequence[int], down: Sequenc
     # once: the whole filter when 2-D, the row pass when separable.
     if not flip_filter:
         f = f.flip(list(range(f.ndim)))
-    scaled = (f * gain).to(x.dtype)
+    scaled = (f.to(torch.promote_types(f.dtype, x.dtype)) * gain).to(x.dtype)  # in float64 for float64 x
     if f.ndim == 2:
         x = F.conv2d(x, scaled[None, None].expand(c, 1, -1, -1), groups=c)
     else:
@@ -71,36 +71,41 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: Sequence[int], down: Sequenc
 
 
 def per_channel(v: torch.Tensor) -> torch.Tensor:
-    """A strength or weight of one value or one per channel, shaped to broadcast over [N, C, H, W]."""
+    """A noise_strength of one value or one per channel, shaped to broadcast over [N, C, H, W]."""
     return v.reshape([]) if v.numel() == 1 else v.reshape(1, -1, 1, 1)
 
 
-def noise_bias_act(x: torch.Tensor, noise: Optional[torch.Tensor], strength: Optional[torch.Tensor],
+def noise_bias_act(x: torch.Tensor, noise: Optional[torch.Tensor], noise_strength: Optional[torch.Tensor],
                    b: Optional[torch.Tensor], act: str, alpha: float, gain: float,
                    clamp: Optional[float]) -> torch.Tensor:
-    """clamp(act(x + strength * noise + b) * gain) on [N, C, H, W], noise [N, 1, H, W]."""
+    """clamp(act(x + noise_strength * noise + b) * gain) on [N, C, H, W], noise [N, 1, H, W]."""
     if noise is not None:
-        x = x + noise * per_channel(strength)
+        x = x + noise * per_channel(noise_strength)
     return bias_act(x, b, 1, act, alpha, gain, clamp)
 
 
-def adain(x: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:
+def adain(x: torch.Tensor, style_scale: torch.Tensor, style_bias: torch.Tensor, eps: float) -> torch.Tensor:
     """Each (n, c) plane normalized to zero mean and unit (biased) variance, then scaled and shifted per plane."""
     mean = x.mean(dim=(2, 3), keepdim=True)
     centered = x - mean
     var = centered.square().mean(dim=(2, 3), keepdim=True)
-    return centered * torch.rsqrt(var + eps) * scale[:, :, None, None] + bias[:, :, None, None]
+    return centered * torch.rsqrt(var + eps) * style_scale[:, :, None, None] + style_bias[:, :, None, None]
 
 
-def style_epilogue(x: torch.Tensor, noise: Optional[torch.Tensor], noise_weight: Optional[torch.Tensor],
-                   b: Optional[torch.Tensor], scale: torch.Tensor, bias: torch.Tensor, alpha: float, gain: float,
-                   eps: float) -> torch.Tensor:
-    """StyleGAN's layer tail: adain(lrelu(x + noise_weight * noise + b, alpha) * gain, scale, bias)."""
-    return adain(noise_bias_act(x, noise, noise_weight, b, "lrelu", alpha, gain, None), scale, bias, eps)
+def style_epilogue(x: torch.Tensor, noise: Optional[torch.Tensor], noise_strength: Optional[torch.Tensor],
+                   b: Optional[torch.Tensor], style_scale: torch.Tensor, style_bias: torch.Tensor, alpha: float,
+                   gain: float, eps: float) -> torch.Tensor:
+    """StyleGAN's layer tail: adain(lrelu(x + noise_strength * noise + b, alpha) * gain, style_scale, style_bias)."""
+    return adain(noise_bias_act(x, noise, noise_strength, b, "lrelu", alpha, gain, None), style_scale, style_bias,
+                 eps)
 
 
 def conv3x3(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """3x3 correlation, zero padding 1, stride 1: torch's conv2d."""
+    """3x3 correlation, zero padding 1, stride 1: torch's conv2d. An empty x, which conv2d refuses, gives zeros that
+    stay in the autograd graph of x and w: the output has elements only when neither has channels, so the sums add
+    exactly 0."""
+    if x.numel() == 0:
+        return x.new_zeros([x.shape[0], w.shape[0], x.shape[2], x.shape[3]]) + (x.sum() + w.sum())
     return F.conv2d(x, w, padding=1)
 
 
@@ -109,3 +114,4 @@ def conv3x3_weight_grad(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     w = x.new_empty([grad.shape[1], x.shape[1], 3, 3])
     return torch.ops.aten.convolution_backward(grad, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
                                                [False, True, False])[1]
+

@@ -1,6 +1,6 @@
 """upfirdn2d: upsample, pad, FIR-filter and downsample 2-D images in one op, and the resampling helpers on it."""
 
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -21,7 +21,8 @@ def _pair(op: str, name: str, v: IntPair) -> Tuple[int, int]:
     return tuple(check_int(op, name, e, minimum=1) for e in values)
 
 
-def _padding(op: str, padding: Padding) -> Tuple[int, int, int, int]:
+def parse_padding(op: str, padding: Padding) -> Tuple[int, int, int, int]:
+    """(x0, x1, y0, y1) from an int, (x, y) or (x0, x1, y0, y1)."""
     values = [padding] if not isinstance(padding, (list, tuple)) else list(padding)
     values = [check_int(op, "padding", e) for e in values]
     if len(values) == 1:
@@ -33,7 +34,8 @@ def _padding(op: str, padding: Padding) -> Tuple[int, int, int, int]:
     raise ValueError(f"{op}: padding must be an int, (x, y) or (x0, x1, y0, y1), got {padding!r}")
 
 
-def _check_filter(op: str, f, x: torch.Tensor) -> torch.Tensor:
+def check_filter(op: str, f, x: torch.Tensor) -> torch.Tensor:
+    """f checked against x; None becomes the 1x1 filter [[1]]."""
     if f is None:
         return torch.ones([1, 1], dtype=torch.float32, device=x.device)
     check_tensor(op, "f", f, dtypes=KERNEL_DTYPES)
@@ -64,8 +66,8 @@ def upfirdn2d(x: torch.Tensor, f: Optional[torch.Tensor], up: IntPair = 1, down:
     """
     op = "upfirdn2d"
     check_tensor(op, "x", x, ndim=4)
-    f = _check_filter(op, f, x)
-    up, down, pad = _pair(op, "up", up), _pair(op, "down", down), _padding(op, padding)
+    f = check_filter(op, f, x)
+    up, down, pad = _pair(op, "up", up), _pair(op, "down", down), parse_padding(op, padding)
     gain = check_float(op, "gain", gain)
     fw, fh = reference.filter_size(f)
     out_h, out_w = reference.upfirdn2d_output_size(x.shape[2:], f, up, down, pad)
@@ -142,13 +144,22 @@ def setup_filter(f, *, device: Optional[torch.device] = None, normalize: bool = 
     return f.to(device=device) if device is not None else f
 
 
-def _resample_padding(op: str, f: torch.Tensor, factor: Tuple[int, int], padding: Padding, upsampling: bool):
+def upsampling_padding(f: torch.Tensor, up: Tuple[int, int]) -> List[int]:
+    """The padding (x0, x1, y0, y1) that keeps the image centred when upsampling by up = (x, y) with f; up (1, 1)
+    filters in place (filter2d)."""
     fw, fh = reference.filter_size(f)
-    px0, px1, py0, py1 = _padding(op, padding)
-    (fx, fy) = factor
-    if upsampling:
-        return [px0 + (fw + fx - 1) // 2, px1 + (fw - fx) // 2, py0 + (fh + fy - 1) // 2, py1 + (fh - fy) // 2]
-    return [px0 + (fw - fx + 1) // 2, px1 + (fw - fx) // 2, py0 + (fh - fy + 1) // 2, py1 + (fh - fy) // 2]
+    return [(fw + up[0] - 1) // 2, (fw - up[0]) // 2, (fh + up[1] - 1) // 2, (fh - up[1]) // 2]
+
+
+def downsampling_padding(f: torch.Tensor, down: Tuple[int, int]) -> List[int]:
+    """The padding (x0, x1, y0, y1) that keeps the image centred when downsampling by down = (x, y) after f."""
+    fw, fh = reference.filter_size(f)
+    return [(fw - down[0] + 1) // 2, (fw - down[0]) // 2, (fh - down[1] + 1) // 2, (fh - down[1]) // 2]
+
+
+def add_padding(a: Sequence[int], b: Sequence[int]) -> List[int]:
+    """Two paddings (x0, x1, y0, y1) applied one after the other."""
+    return [p + q for p, q in zip(a, b)]
 
 
 def upsample2d(x: torch.Tensor, f: Optional[torch.Tensor], up: IntPair = 2, padding: Padding = 0,
@@ -156,9 +167,9 @@ def upsample2d(x: torch.Tensor, f: Optional[torch.Tensor], up: IntPair = 2, padd
     """Upsamples ``x`` by ``up`` with the filter ``f`` (see setup_filter), keeping the image centred; the output is
     ``up`` times larger (plus ``padding``). The filter gain is multiplied by up_x * up_y to preserve brightness."""
     check_tensor("upsample2d", "x", x, ndim=4)
-    f = _check_filter("upsample2d", f, x)
+    f = check_filter("upsample2d", f, x)
     up = _pair("upsample2d", "up", up)
-    padding = _resample_padding("upsample2d", f, up, padding, upsampling=True)
+    padding = add_padding(parse_padding("upsample2d", padding), upsampling_padding(f, up))
     return upfirdn2d(x, f, up=up, padding=padding, flip_filter=flip_filter, gain=gain * up[0] * up[1], impl=impl)
 
 
@@ -166,9 +177,9 @@ def downsample2d(x: torch.Tensor, f: Optional[torch.Tensor], down: IntPair = 2, 
                  flip_filter: bool = False, gain: float = 1, *, impl: str = "auto") -> torch.Tensor:
     """Downsamples ``x`` by ``down`` after filtering with ``f`` (see setup_filter), keeping the image centred."""
     check_tensor("downsample2d", "x", x, ndim=4)
-    f = _check_filter("downsample2d", f, x)
+    f = check_filter("downsample2d", f, x)
     down = _pair("downsample2d", "down", down)
-    padding = _resample_padding("downsample2d", f, down, padding, upsampling=False)
+    padding = add_padding(parse_padding("downsample2d", padding), downsampling_padding(f, down))
     return upfirdn2d(x, f, down=down, padding=padding, flip_filter=flip_filter, gain=gain, impl=impl)
 
 
@@ -176,8 +187,6 @@ def filter2d(x: torch.Tensor, f: Optional[torch.Tensor], padding: Padding = 0, f
              gain: float = 1, *, impl: str = "auto") -> torch.Tensor:
     """Filters ``x`` with ``f``, keeping its size (plus ``padding``)."""
     check_tensor("filter2d", "x", x, ndim=4)
-    f = _check_filter("filter2d", f, x)
-    fw, fh = reference.filter_size(f)
-    px0, px1, py0, py1 = _padding("filter2d", padding)
-    padding = [px0 + fw // 2, px1 + (fw - 1) // 2, py0 + fh // 2, py1 + (fh - 1) // 2]
+    f = check_filter("filter2d", f, x)
+    padding = add_padding(parse_padding("filter2d", padding), upsampling_padding(f, (1, 1)))
     return upfirdn2d(x, f, padding=padding, flip_filter=flip_filter, gain=gain, impl=impl)

@@ -26,6 +26,10 @@ def assert_within_error_budget(fused: torch.Tensor, ref_low: torch.Tensor, ref64
                                                   f"{ref_err:.3g} + {floor:.3g}"
 
 
+def randn(*shape, dtype=torch.float64, device="cpu", requires_grad=False) -> torch.Tensor:
+    return torch.randn(shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
 def strided_variants(x: torch.Tensor):
     """The same values as x (4-D) in other memory layouts: channels_last, a transposed view, a strided slice."""
     yield "contiguous", x

@@ -5,10 +5,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stylegan_ops import conv3x3, reference
-from helpers import (LOW_PRECISION, assert_matches, assert_within_error_budget, forbid_fused_ops,
-                     strided_variants)
+from helpers import assert_matches
+from op_battery import Call, OpBattery
 
 ops = torch.ops.stylegan_ops
+
+# The bad inputs' well-formed arguments.
+X, W = torch.randn(2, 3, 8, 8), torch.randn(4, 3, 3, 3)
 
 
 @st.composite
@@ -29,16 +32,109 @@ def relative_error(actual, expected):
     return ((actual.double() - expected.double()).abs().max() / expected.double().abs().max().clamp_min(1e-30)).item()
 
 
-@given(c=case())
-def test_matches_reference_random(c, device):
-    x, w = make(c, device, torch.float64)
-    y = conv3x3(x, w, impl="fused")
-    assert_matches(y, F.conv2d(x, w, padding=1))
-    if not x.is_contiguous():  # channels_last in, channels_last out
-        assert y.is_contiguous(memory_format=torch.channels_last)
-    x32, w32 = x.float(), w.float()
-    # Winograd F(4x4, 3x3) in float32: within about 1e-5 of the output's magnitude (the direct form: about 1e-7).
-    assert relative_error(conv3x3(x32, w32, impl="fused"), F.conv2d(x, w, padding=1)) < 5e-5
+def weight_grad(grad, x, *, impl):
+    """conv3x3_weight_grad as an op with an impl: the kernel, or the reference."""
+    return ops.conv3x3_weight_grad(grad, x) if impl == "fused" else reference.conv3x3_weight_grad(grad, x)
+
+
+def _cpu_half_conv_supported() -> bool:
+    try:
+        F.conv2d(torch.zeros(1, 1, 3, 3, dtype=torch.float16), torch.zeros(1, 1, 3, 3, dtype=torch.float16))
+    except RuntimeError:
+        return False
+    return True
+
+
+class TestConv3x3(OpBattery):
+    module = "stylegan_ops.conv3x3"
+
+    def assert_fused_matches(self, fused, call):
+        if fused.dtype == torch.float64:
+            return super().assert_fused_matches(fused, call)
+        # Winograd F(4x4, 3x3) in float32: within about 1e-5 of the output's magnitude (the direct form: about 1e-7).
+        assert relative_error(fused, call.cast(torch.float64)("ref")) < 5e-5
+
+    random_cases = case()
+
+    def random_call(self, c, device, dtype, requires_grad=False):
+        x, w = make(c, device, dtype)
+        return Call(conv3x3, (x.requires_grad_(requires_grad), w.requires_grad_(requires_grad)))
+
+    gradcheck_cases = [dict(op=op, size=size) for op in ("conv3x3", "weight_grad") for size in ((16, 18), (5, 7))]
+
+    def gradcheck_call(self, case, device):
+        def t(*shape):
+            return torch.randn(shape, dtype=torch.float64, device=device, requires_grad=True)
+
+        if case["op"] == "conv3x3":
+            return Call(conv3x3, (t(2, 3, *case["size"]), t(4, 3, 3, 3)))
+        return Call(weight_grad, (t(2, 4, *case["size"]), t(2, 3, *case["size"])))
+
+    low_precision_cases = [dict(size=8), dict(size=24)]  # direct, tiles
+
+    def low_precision_call(self, case, device):
+        x = torch.randn(2, 16, case["size"], case["size"], dtype=torch.float64, device=device)
+        return Call(conv3x3, (x, torch.randn(8, 16, 3, 3, dtype=torch.float64, device=device) / 12))
+
+    def test_low_precision_error_budget(self, low_precision_case, low_precision_dtype, device):
+        if device.type == "cpu" and low_precision_dtype == torch.float16 and not _cpu_half_conv_supported():
+            pytest.skip("this torch has no float16 conv2d on the CPU to compare with")
+        super().test_low_precision_error_budget(low_precision_case, low_precision_dtype, device)
+
+    low_precision_gradient_cases = low_precision_cases
+
+    def low_precision_gradient_call(self, case, device):
+        x, w = self.low_precision_call(case, device).args
+        return Call(conv3x3, (x.requires_grad_(True), w.requires_grad_(True)))
+
+    def test_low_precision_gradients(self, low_precision_gradient_case, low_precision_dtype, device):
+        if device.type == "cpu" and low_precision_dtype == torch.float16 and not _cpu_half_conv_supported():
+            pytest.skip("this torch has no float16 conv2d on the CPU to compare with")
+        super().test_low_precision_gradients(low_precision_gradient_case, low_precision_dtype, device)
+
+    layout_cases = [dict(size=7), dict(size=21)]  # direct, tiles
+
+    def layout_call(self, case, device):
+        x = torch.randn(2, 5, case["size"], case["size"] + 3, dtype=torch.float64, device=device)
+        return Call(conv3x3, (x, torch.randn(6, 5, 3, 3, dtype=torch.float64, device=device)))
+
+    # Winograd's tile transforms add and subtract inputs, so an inf becomes NaN where the direct form keeps it.
+    test_nan_and_inf_propagate_like_the_reference = None
+
+    empty_cases = [(0, 3, 20, 20), (2, 0, 20, 20), (2, 3, 0, 20), (2, 3, 5, 0)]
+
+    def empty_call(self, shape, device):
+        return Call(conv3x3, (torch.randn(shape, device=device, requires_grad=True),
+                              torch.randn(4, shape[1], 3, 3, device=device, requires_grad=True)))
+
+    def opcheck_samples(self, device):
+        x = torch.randn(2, 3, 17, 18, device=device, requires_grad=True)
+        xc = x.detach().to(memory_format=torch.channels_last).requires_grad_(True)
+        small = torch.randn(2, 3, 5, 6, device=device, requires_grad=True)
+        w = torch.randn(4, 3, 3, 3, device=device, requires_grad=True)
+        grad = torch.randn(2, 4, 17, 18, device=device, requires_grad=True)
+        return [
+            (ops.conv3x3.default, (x, w)),
+            (ops.conv3x3.default, (xc, w)),
+            (ops.conv3x3.default, (small, w)),
+            (ops.conv3x3_weight_grad.default, (grad, x)),
+            (ops.conv3x3_weight_grad.default, (grad.detach().to(memory_format=torch.channels_last), xc)),
+        ]
+
+    bad_inputs = {
+        "x rank": (ValueError, "conv3x3: x must be 4-D", lambda: conv3x3(X[0], W)),
+        "w kernel size": (ValueError, r"w must have shape \[K, 3, 3, 3\]", lambda: conv3x3(X, torch.randn(4, 3, 5, 5))),
+        "w channels": (ValueError, r"w must have shape \[K, 3, 3, 3\]", lambda: conv3x3(X, torch.randn(4, 2, 3, 3))),
+        "w dtype": (TypeError, "w must have the dtype of x", lambda: conv3x3(X, W.double())),
+        "integer x": (TypeError, "x must have dtype", lambda: conv3x3(X.long(), W)),
+        "not a tensor": (TypeError, "w must be a torch.Tensor", lambda: conv3x3(X, [[1.0]])),
+        "unknown impl": (ValueError, "impl must be one of", lambda: conv3x3(X, W, impl="fast")),
+        # The kernels check the direct op calls too.
+        "op: w shape": (ValueError, r"conv3x3: w must have shape \[K, 3, 3, 3\]",
+                        lambda: ops.conv3x3(X, torch.randn(4, 3, 2, 2))),
+        "op: grad shape": (ValueError, r"conv3x3_weight_grad: grad must have shape \[2, K, 8, 8\]",
+                           lambda: ops.conv3x3_weight_grad(torch.randn(2, 4, 7, 8), X)),
+    }
 
 
 @given(c=case())
@@ -48,21 +144,6 @@ def test_weight_grad_matches_reference_random(c, device):
     assert_matches(ops.conv3x3_weight_grad(grad, x), reference.conv3x3_weight_grad(grad, x))
     expected = reference.conv3x3_weight_grad(grad, x)
     assert relative_error(ops.conv3x3_weight_grad(grad.float(), x.float()), expected) < 5e-5
-
-
-@pytest.mark.parametrize("size", [(5, 7), (16, 18)], ids=["direct", "tiles"])
-def test_gradcheck_and_gradgradcheck(size, device):
-    x = torch.randn(2, 3, *size, dtype=torch.float64, device=device, requires_grad=True)
-    w = torch.randn(4, 3, 3, 3, dtype=torch.float64, device=device, requires_grad=True)
-    grad = torch.randn(2, 4, *size, dtype=torch.float64, device=device, requires_grad=True)
-
-    def fn(x, w):
-        return conv3x3(x, w, impl="fused")
-
-    assert torch.autograd.gradcheck(fn, (x, w))
-    assert torch.autograd.gradgradcheck(fn, (x, w))
-    assert torch.autograd.gradcheck(ops.conv3x3_weight_grad, (grad, x))
-    assert torch.autograd.gradgradcheck(ops.conv3x3_weight_grad, (grad, x))
 
 
 def test_r1_style_double_backward_matches_reference(device):
@@ -78,45 +159,11 @@ def test_r1_style_double_backward_matches_reference(device):
     assert_matches(results[0][0], results[1][0])
 
 
-@pytest.mark.parametrize("dtype", LOW_PRECISION)
-@pytest.mark.parametrize("size", [8, 24], ids=["direct", "tiles"])
-def test_low_precision_error_budget(dtype, size, device):
-    x64 = torch.randn(2, 16, size, size, dtype=torch.float64, device=device)
-    w64 = torch.randn(8, 16, 3, 3, dtype=torch.float64, device=device) / 12
-    ref64 = conv3x3(x64, w64, impl="ref")
-    x, w = x64.to(dtype), w64.to(dtype)
-    if device.type == "cpu" and dtype == torch.float16 and not _cpu_half_conv_supported():
-        pytest.skip("this torch has no float16 conv2d on the CPU to compare with")
-    assert_within_error_budget(conv3x3(x, w, impl="fused"), conv3x3(x, w, impl="ref"), ref64)
-
-
-def _cpu_half_conv_supported() -> bool:
-    try:
-        F.conv2d(torch.zeros(1, 1, 3, 3, dtype=torch.float16), torch.zeros(1, 1, 3, 3, dtype=torch.float16))
-    except RuntimeError:
-        return False
-    return True
-
-
 @pytest.mark.parametrize("size", [7, 21], ids=["direct", "tiles"])
-def test_memory_layouts(size, device):
-    x0 = torch.randn(2, 5, size, size + 3, dtype=torch.float64, device=device)
-    w = torch.randn(6, 5, 3, 3, dtype=torch.float64, device=device)
-    expected = F.conv2d(x0, w, padding=1)
-    for name, x in strided_variants(x0):
-        assert_matches(conv3x3(x, w, impl="fused"), expected, msg=name)
+def test_strided_weight(size, device):
+    x = torch.randn(2, 5, size, size + 3, dtype=torch.float64, device=device)
     w_strided = torch.randn(6, 5, 3, 6, dtype=torch.float64, device=device)[..., ::2]
-    assert_matches(conv3x3(x0, w_strided, impl="fused"), F.conv2d(x0, w_strided, padding=1))
-
-
-@pytest.mark.parametrize("shape", [(0, 3, 20, 20), (2, 0, 20, 20), (2, 3, 0, 20), (2, 3, 5, 0)])
-def test_empty_tensors(shape, device):
-    x = torch.randn(shape, device=device, requires_grad=True)
-    w = torch.randn(4, shape[1], 3, 3, device=device, requires_grad=True)
-    y = conv3x3(x, w, impl="fused")
-    assert y.shape == (shape[0], 4, shape[2], shape[3]) and not y.any()  # a sum over no channels is zero
-    y.sum().backward()
-    assert x.grad.shape == x.shape and w.grad.shape == w.shape and not w.grad.any()
+    assert_matches(conv3x3(x, w_strided, impl="fused"), F.conv2d(x, w_strided, padding=1))
 
 
 def test_no_output_channels(device):
@@ -132,73 +179,3 @@ def test_large_batch_runs_in_chunks(device):
     assert_matches(conv3x3(x, w, impl="fused"), F.conv2d(x, w, padding=1))
     grad = torch.randn(40, 16, 48, 48, dtype=torch.float64, device=device)
     assert_matches(ops.conv3x3_weight_grad(grad, x), reference.conv3x3_weight_grad(grad, x))
-
-
-def opcheck_samples(device):
-    x = torch.randn(2, 3, 17, 18, device=device, requires_grad=True)
-    xc = x.detach().to(memory_format=torch.channels_last).requires_grad_(True)
-    small = torch.randn(2, 3, 5, 6, device=device, requires_grad=True)
-    w = torch.randn(4, 3, 3, 3, device=device, requires_grad=True)
-    grad = torch.randn(2, 4, 17, 18, device=device, requires_grad=True)
-    return [
-        (ops.conv3x3.default, (x, w)),
-        (ops.conv3x3.default, (xc, w)),
-        (ops.conv3x3.default, (small, w)),
-        (ops.conv3x3_weight_grad.default, (grad, x)),
-        (ops.conv3x3_weight_grad.default, (grad.detach().to(memory_format=torch.channels_last), xc)),
-    ]
-
-
-def test_opcheck(device):
-    for op, args in opcheck_samples(device):
-        torch.library.opcheck(op, args)
-
-
-def test_compiles_fullgraph(device):
-    x = torch.randn(2, 3, 16, 16, device=device)
-    w = torch.randn(4, 3, 3, 3, device=device)
-    compiled = torch.compile(lambda x, w: conv3x3(x, w, impl="fused"), fullgraph=True, backend="eager")
-    assert_matches(compiled(x, w), conv3x3(x, w, impl="fused"))
-
-
-def test_reference_impl_does_not_touch_the_kernels(monkeypatch):
-    forbid_fused_ops(monkeypatch, "stylegan_ops.conv3x3")
-    x = torch.randn(1, 2, 20, 20, requires_grad=True)
-    conv3x3(x, torch.randn(3, 2, 3, 3), impl="ref").sum().backward()
-
-
-class TestBadInput:
-    x = torch.randn(2, 3, 8, 8)
-    w = torch.randn(4, 3, 3, 3)
-
-    def test_x_rank(self):
-        with pytest.raises(ValueError, match="conv3x3: x must be 4-D"):
-            conv3x3(torch.randn(3, 8, 8), self.w)
-
-    def test_w_shape(self):
-        with pytest.raises(ValueError, match=r"w must have shape \[K, 3, 3, 3\]"):
-            conv3x3(self.x, torch.randn(4, 3, 5, 5))
-        with pytest.raises(ValueError, match=r"w must have shape \[K, 3, 3, 3\]"):
-            conv3x3(self.x, torch.randn(4, 2, 3, 3))
-
-    def test_w_dtype(self):
-        with pytest.raises(TypeError, match="w must have the dtype of x"):
-            conv3x3(self.x, self.w.double())
-
-    def test_integer_x(self):
-        with pytest.raises(TypeError, match="x must have dtype"):
-            conv3x3(self.x.long(), self.w)
-
-    def test_not_a_tensor(self):
-        with pytest.raises(TypeError, match="w must be a torch.Tensor"):
-            conv3x3(self.x, [[1.0]])
-
-    def test_bad_impl(self):
-        with pytest.raises(ValueError, match="impl must be one of"):
-            conv3x3(self.x, self.w, impl="fast")
-
-    def test_kernel_checks_too(self):
-        with pytest.raises(ValueError, match=r"conv3x3: w must have shape \[K, 3, 3, 3\]"):
-            ops.conv3x3(self.x, torch.randn(4, 3, 2, 2))
-        with pytest.raises(ValueError, match=r"conv3x3_weight_grad: grad must have shape \[2, K, 8, 8\]"):
-            ops.conv3x3_weight_grad(torch.randn(2, 4, 7, 8), self.x)

@@ -57,7 +57,8 @@ sys.meta_path.insert(0, _Replace())
 
 def test_library_is_loaded_in_this_environment():
     assert _extension._load_error is None, _extension._load_error
-    assert _extension.unavailable_reason("cpu") is None
+    assert stylegan_ops.unavailable_reason("cpu") is None
+    assert stylegan_ops.unavailable_reason("mps") == "stylegan_ops has no kernels for device type 'mps'"
 
 
 def test_disabled_library_falls_back_with_one_warning():
@@ -93,7 +94,13 @@ def test_info_says_why_when_the_library_is_missing():
     assert "cpu kernels   no: stylegan_ops._C is not built" in out
 
 
-@pytest.mark.parametrize("impl", ["auto", "fused", "ref"])
+@pytest.mark.parametrize("impl", stylegan_ops.IMPLS)
 def test_impl_choice(impl):
     import torch
+    assert stylegan_ops.check_impl("caller", impl) == impl
     assert _extension.use_fused("bias_act", impl, torch.device("cpu")) == (impl != "ref")
+
+
+def test_unknown_impl_names_the_caller_and_the_choices():
+    with pytest.raises(ValueError, match=r"^caller: impl must be one of \('auto', 'fused', 'ref'\), got 'cuda'$"):
+        stylegan_ops.check_impl("caller", "cuda")

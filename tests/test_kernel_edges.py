@@ -76,7 +76,6 @@ def test_bias_act_vectors_and_grid_wrap(dtype, misaligned, layout, device):
     x = elementwise_inputs(1, dtype, device, misaligned)
     if layout == "channels_last":
         x = x.contiguous(memory_format=torch.channels_last)
-    b = torch.randn(x.shape[1], dtype=dtype, device=device)
     tol = {} if dtype != torch.float16 else dict(atol=2e-3, rtol=2e-3)
     for act, dim in (("lrelu", 1), ("swish", 3), ("linear", -1)):
         bias = torch.randn(x.shape[dim], dtype=dtype, device=device)
@@ -105,7 +104,7 @@ def test_noise_bias_act_vectors_and_grid_wrap(misaligned, layout, device):
                    noise_bias_act(x, noise, strength, b, act="lrelu", clamp=1.1, impl="ref"))
 
 
-# Plane sizes around the instance-norm kernels' lanes (32..256 per plane, a power of two) and chunks (lanes x 16
+# Plane sizes around the adain kernels' lanes (32..256 per plane, a power of two) and chunks (lanes x 16
 # pixels): one plane per lane and less, a block of 8 planes, a plane that needs two and three chunks, vector tails.
 PLANES = [(1, 1), (4, 8), (5, 7), (8, 4), (16, 16), (16, 17), (64, 64), (64, 65), (96, 96)]
 
@@ -113,7 +112,7 @@ PLANES = [(1, 1), (4, 8), (5, 7), (8, 4), (16, 16), (16, 17), (64, 64), (64, 65)
 @pytest.mark.parametrize("hw", PLANES, ids=str)
 @pytest.mark.parametrize("channels", [3, 33])
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
-def test_instance_norm_lanes_chunks_and_items(hw, channels, layout, device):
+def test_adain_lanes_chunks_and_items(hw, channels, layout, device):
     # batch 3 x 33 channels: groups of planes that do not fill the last block, and more block items than blocks.
     x = torch.randn(3, channels, *hw, dtype=torch.float64, device=device) * 2 + 0.5
     if layout == "channels_last":
@@ -121,10 +120,10 @@ def test_instance_norm_lanes_chunks_and_items(hw, channels, layout, device):
     scale = torch.randn(3, channels, dtype=torch.float64, device=device)
     bias = torch.randn(3, channels, dtype=torch.float64, device=device)
     noise = torch.randn(3, 1, *hw, dtype=torch.float64, device=device)
-    weight, b = torch.randn(channels, dtype=torch.float64, device=device), torch.randn(channels, dtype=torch.float64,
-                                                                                     device=device)
+    strength = torch.randn(channels, dtype=torch.float64, device=device)
+    b = torch.randn(channels, dtype=torch.float64, device=device)
     dy = torch.randn_like(x)
-    for op, extra in ((adain, ()), (style_epilogue, (noise, weight, b))):
+    for op, extra in ((adain, ()), (style_epilogue, (noise, strength, b))):
         results = {}
         for impl in ("fused", "ref"):
             inputs = [t.detach().requires_grad_(True) for t in (x, scale, bias)]

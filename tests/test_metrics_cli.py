@@ -82,7 +82,8 @@ def test_run_directory_and_outdir(capsys, tmp_path):
 def test_image_folder_resized_to_the_network(capsys, network, tmp_path):
     folder = write_pngs(tmp_path / "images", 4, 32)
     status, _, err = run(capsys, "--network", network, "--data", folder, "--metrics", "fid", *FAST)
-    assert status == 2 and "--data: the images are 32x32 but the network makes 16x16; pass --resolution 16" in err
+    assert status == 2 and "--data: the network has img_resolution=16 but the dataset needs 32; pass --resolution 16" \
+        in err
     status, out, err = run(capsys, "--network", network, "--data", folder, "--resolution", 16, "--metrics", "fid",
                            "--no-cache", "--workers", 1, *FAST)
     assert status == 0, err
@@ -119,7 +120,7 @@ def test_missing_network_and_weights(capsys, network, tmp_path, monkeypatch):
 def test_channel_mismatch(capsys, network, tmp_path):
     folder = write_pngs(tmp_path / "gray", 3, 16, mode="L")
     status, _, err = run(capsys, "--network", network, "--data", folder, "--metrics", "swd", *FAST)
-    assert status == 2 and "--data: the images have 1 channel(s), the network's 3" in err
+    assert status == 2 and "--data: the network has img_channels=3 but the dataset needs 1" in err
 
 
 def test_module_entry_point(tmp_path):

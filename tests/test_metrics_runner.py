@@ -159,9 +159,10 @@ def test_bad_arguments_raise(shapes):
     G, features = tiny_generator(), RandomFeatures()
     with pytest.raises(ValueError, match="unknown metric 'fid_full'; known: fid50k_full"):
         compute_metrics(G, shapes, ["fid_full"], feature_extractor=features)
-    with pytest.raises(ValueError, match="dataset: its images are 32x32, but the generator makes 16x16"):
+    with pytest.raises(ValueError, match="dataset: the generator has img_resolution=16 but the dataset needs 32"):
         compute_metrics(G, open_dataset(None, resolution=32, max_size=4), ["fid"], feature_extractor=features)
-    with pytest.raises(ValueError, match=r"conditional .*\(open it with use_labels=True\)"):
+    with pytest.raises(ValueError, match=r"dataset: the generator has c_dim=5 but the dataset needs 0 \(open it with "
+                                         r"use_labels=True\)"):
         compute_metrics(tiny_generator(c_dim=5), shapes, ["fid"], feature_extractor=features)
     with pytest.raises(ValueError, match="dataset: needed"):
         compute_metrics(G, None, ["fid"], feature_extractor=features)

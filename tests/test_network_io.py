@@ -1,5 +1,5 @@
 """Network files: NVIDIA-format pickles read without running their code, refused when they reach for anything else,
-and our safetensors checkpoints."""
+our safetensors checkpoints, and the generator a path names (a file, a snapshot or a run directory)."""
 
 import os
 import pickle
@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from stylegan import load_network, save_network
+from stylegan.loading import load_generator, network_file
 from stylegan.network_io import UntrustedPickleError, load_nvidia_pickle
+from stylegan.train.snapshot import snapshot_name
 from nvidia_format import nvidia_kwargs, record_of, write_pickle
 from test_networks import tiny_discriminator, tiny_generator
 
@@ -112,3 +114,24 @@ def test_load_network_errors(tmp_path):
     not_a_dict.write_bytes(pickle.dumps([1, 2, 3]))
     with pytest.raises(UntrustedPickleError, match="holds a list, not a dict"):
         load_network(not_a_dict)
+
+
+def test_a_run_directory_names_its_newest_snapshot_by_image_count(tmp_path):
+    """stylegan.loading reads run directories as resuming does (train.snapshot): snapshot-1000000000 is newer than
+    snapshot-999999999, though it sorts first by name."""
+    older, newer = tiny_generator(), tiny_generator()
+    with torch.no_grad():
+        newer.mapping.w_avg.add_(1)
+    for nimg, G in ((999_999_999, older), (1_000_000_000, newer)):
+        (tmp_path / snapshot_name(nimg)).mkdir()
+        save_network(G, tmp_path / snapshot_name(nimg) / "G_ema.safetensors")
+    assert network_file(tmp_path) == tmp_path / "snapshot-1000000000"
+    assert torch.equal(load_generator(tmp_path, torch.device("cpu")).mapping.w_avg, newer.mapping.w_avg)
+    assert network_file(tmp_path / "snapshot-999999999") == tmp_path / "snapshot-999999999"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="--network: .*empty is a directory with neither G_ema.safetensors nor "
+                                                "snapshots"):
+        network_file(tmp_path / "empty")
+    save_network(tiny_discriminator(), tmp_path / "D.safetensors")
+    with pytest.raises(ValueError, match="--network: .*D.safetensors holds a Discriminator, not a generator"):
+        load_generator(tmp_path / "D.safetensors", torch.device("cpu"))

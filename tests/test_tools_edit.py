@@ -1,4 +1,5 @@
-"""stylegan.edit: GANSpace, SeFa and supervised directions, the shapes labeller, render and apply, bad input."""
+"""stylegan.tools.edit (stylegan edit): GANSpace, SeFa and supervised directions, the shapes labeller, render and
+apply, bad input."""
 
 import math
 
@@ -8,10 +9,11 @@ import torch
 from PIL import Image
 
 from conftest import tiny_generator
-from stylegan import edit, save_network
-from stylegan.cli import sample_ws, z_from_seed
+from stylegan import save_network
 from stylegan.data.shapes import SHAPES, ShapesDataset
 from stylegan.images import to_uint8
+from stylegan.latents import sample_ws, z_from_seed
+from stylegan.tools import edit
 
 
 def assert_orthonormal(directions, atol=1e-5):

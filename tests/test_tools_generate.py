@@ -1,4 +1,4 @@
-"""python -m stylegan.generate and its Python API, on tiny networks."""
+"""stylegan.tools.generate (stylegan generate, python -m stylegan.generate) and its Python API, on tiny networks."""
 
 import numpy as np
 import pytest
@@ -7,9 +7,10 @@ from conftest import tiny_generator
 from helpers import read_png as png
 from helpers import with_defaults
 
-from stylegan import generate, save_network
-from stylegan.cli import images_from_ws, load_ws, ws_from_seeds, z_from_seed
+from stylegan import save_network
 from stylegan.images import to_uint8
+from stylegan.latents import images_from_ws, load_ws, ws_from_seeds, z_from_seed
+from stylegan.tools import generate
 
 
 def direct(G, seeds, c=None, noise_mode="const", **kwargs):

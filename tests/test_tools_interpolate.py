@@ -1,4 +1,5 @@
-"""python -m stylegan.interpolate and its Python API, on tiny networks."""
+"""stylegan.tools.interpolate (stylegan interpolate, python -m stylegan.interpolate) and its Python API, on tiny
+networks."""
 
 import numpy as np
 import pytest
@@ -8,10 +9,10 @@ from helpers import read_png as png
 from helpers import with_defaults
 from PIL import Image
 
-import stylegan.video
-from stylegan import generate, interpolate, save_network
-from stylegan.cli import ws_from_seeds, z_from_seed
+from stylegan import save_network
 from stylegan.images import to_uint8
+from stylegan.latents import ws_from_seeds, z_from_seed
+from stylegan.tools import generate, interpolate, video
 
 
 def angle(a, b):
@@ -121,7 +122,7 @@ def test_frames_of_an_earlier_longer_walk_are_removed(tiny_network_file, tmp_pat
         np.testing.assert_array_equal(png(tmp_path / "frames" / f"frame{i:04d}.png"), image)
 
 def test_gif_when_ffmpeg_is_missing(tiny_network_file, tmp_path, monkeypatch):
-    monkeypatch.setattr(stylegan.video, "ffmpeg_binary", lambda: None)
+    monkeypatch.setattr(video, "ffmpeg_binary", lambda: None)
     with pytest.warns(UserWarning, match="imageio-ffmpeg"):
         assert interpolate.main(["--network", tiny_network_file, "--seeds", "3", "--random-walk", "--steps", "2",
                                  "--space", "w", "--frames-per-transition", "3", "--outdir", tmp_path]) == 0

@@ -1,5 +1,5 @@
-"""stylegan.project: the projector reduces its loss and moves towards the true w on an image the network made
-itself; the command writes its files in the formats stylegan.generate and stylegan.edit read; bad input."""
+"""stylegan.tools.project (stylegan project): the projector reduces its loss and moves towards the true w on an image
+the network made itself; the command writes its files in the formats the generate and edit tools read; bad input."""
 
 import warnings
 
@@ -9,11 +9,11 @@ import torch
 from PIL import Image
 
 from conftest import tiny_generator
-import stylegan.project as projector
-from stylegan import edit
-from stylegan.cli import z_from_seed
 from stylegan.images import save_png
+from stylegan.latents import z_from_seed
 from stylegan.perceptual import ENV_VAR, PyramidDistance, VGG16Features
+from stylegan.tools import edit
+from stylegan.tools import project as projector
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""python -m stylegan.style_mixing and its Python API, on tiny networks."""
+"""stylegan.tools.style_mixing (stylegan style-mixing, python -m stylegan.style_mixing) and its Python API, on
+tiny networks."""
 
 import numpy as np
 import pytest
@@ -7,10 +8,11 @@ from conftest import tiny_generator
 from helpers import read_png as png
 from helpers import with_defaults
 
-from stylegan import generate, save_network, style_mixing
-from stylegan.cli import ws_from_seeds
+from stylegan import save_network
 from stylegan.images import to_uint8
+from stylegan.latents import ws_from_seeds
 from stylegan.networks import Generator
+from stylegan.tools import generate, style_mixing
 
 
 @pytest.mark.parametrize("resolution, expected", [

@@ -1,15 +1,15 @@
-
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import assume, given
+from hypothesis import assume
 from hypothesis import strategies as st
 
-from stylegan_ops import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
-from helpers import (LOW_PRECISION, assert_matches, assert_within_error_budget, forbid_fused_ops,
-                     strided_variants)
+from stylegan_ops import conv2d_resample, downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
+from helpers import assert_matches, randn
+from op_battery import Call, OpBattery
 
 ops = torch.ops.stylegan_ops
+X, F_BAD = torch.randn(1, 1, 4, 4), setup_filter([1, 3, 3, 1])  # the bad inputs' well-formed arguments
 
 
 def out_size(n, up, down, pad0, pad1, taps):
@@ -36,60 +36,124 @@ def upfirdn2d_case(draw):
     )
 
 
-def make(case, device, dtype=torch.float64, requires_grad=False):
-    x = torch.randn(case["x_shape"], dtype=dtype, device=device, requires_grad=requires_grad)
-    f = torch.randn(case["f_shape"], dtype=torch.float64 if dtype == torch.float64 else torch.float32,
-                    device=device)
-    kwargs = {k: case[k] for k in ("up", "down", "padding", "flip_filter", "gain")}
-    return x, f, kwargs
+RESAMPLERS = {"up": upsample2d, "down": downsample2d, "filter": filter2d, "separable": filter2d}
 
 
-@given(case=upfirdn2d_case())
-def test_matches_reference_random(case, device):
-    for dtype in (torch.float64, torch.float32):
-        x, f, kwargs = make(case, device, dtype)
-        assert_matches(upfirdn2d(x, f, impl="fused", **kwargs), upfirdn2d(x, f, impl="ref", **kwargs))
+class TestUpfirdn2d(OpBattery):
+    module = "stylegan_ops.upfirdn2d"
 
+    random_cases = upfirdn2d_case()
 
-@given(case=upfirdn2d_case())
-def test_gradients_match_reference_random(case, device):
-    x, f, kwargs = make(case, device, requires_grad=True)
-    dy = torch.randn_like(upfirdn2d(x, f, impl="ref", **kwargs)).requires_grad_(True)
-    v = torch.randn_like(x)
-    grads = []
-    for impl in ("fused", "ref"):
-        (g,) = torch.autograd.grad(upfirdn2d(x, f, impl=impl, **kwargs), x, dy, create_graph=True)
-        # Second order, as in R1: the gradient of <grad_x, v> with respect to the incoming gradient.
-        (gg,) = torch.autograd.grad((g * v).sum(), dy)
-        grads.append((g, gg))
-    assert_matches(grads[0][0], grads[1][0])
-    assert_matches(grads[0][1], grads[1][1])
+    def random_call(self, case, device, dtype, requires_grad=False):
+        x = torch.randn(case["x_shape"], dtype=dtype, device=device, requires_grad=requires_grad)
+        f = torch.randn(case["f_shape"], dtype=torch.float64 if dtype == torch.float64 else torch.float32,
+                        device=device)
+        return Call(upfirdn2d, (x, f), {k: case[k] for k in ("up", "down", "padding", "flip_filter", "gain")})
 
+    gradcheck_cases = [dict(f_shape=f_shape, up=up, down=down) for f_shape in [(4,), (3, 5), (8,)]
+                       for up, down in [(2, 1), (1, 2), ((1, 3), (2, 1))]]
 
-@pytest.mark.parametrize("f_shape", [(4,), (3, 5), (8,)])
-@pytest.mark.parametrize("up,down", [(2, 1), (1, 2), ((1, 3), (2, 1))])
-def test_gradcheck_and_gradgradcheck(f_shape, up, down, device):
-    x = torch.randn(2, 3, 6, 7, dtype=torch.float64, device=device, requires_grad=True)
-    f = torch.randn(f_shape, dtype=torch.float64, device=device)
+    def gradcheck_call(self, case, device):
+        return Call(upfirdn2d, (randn(2, 3, 6, 7, device=device, requires_grad=True),
+                                randn(*case["f_shape"], device=device)),
+                    dict(up=case["up"], down=case["down"], padding=(2, 1, 3, 0), gain=2.0))
 
-    def fn(x):
-        return upfirdn2d(x, f, up=up, down=down, padding=(2, 1, 3, 0), gain=2.0, impl="fused")
+    low_precision_cases = [dict(resample=r) for r in RESAMPLERS]
 
-    assert torch.autograd.gradcheck(fn, (x,))
-    assert torch.autograd.gradgradcheck(fn, (x,))
+    def low_precision_call(self, case, device):
+        taps = [1, 2, 4, 7, 7, 4, 2, 1] if case["resample"] == "separable" else [1, 3, 3, 1]
+        return Call(RESAMPLERS[case["resample"]], (randn(2, 8, 16, 16, device=device) * 3,
+                                                   setup_filter(taps, device=device)))
 
+    low_precision_gradient_cases = low_precision_cases
 
-def test_layouts(device):
-    x = torch.randn(2, 5, 9, 11, dtype=torch.float64, device=device)
-    for f in (setup_filter([1, 3, 3, 1]).double(), torch.randn(8, dtype=torch.float64)):
-        f = f.to(device)
-        for up, down, pad in [(2, 1, (2, 1, 2, 1)), (1, 2, (1, 1, 1, 1)), (1, 1, (1, 2, -1, 3)), (3, 2, 1)]:
-            expected = upfirdn2d(x, f, up=up, down=down, padding=pad, impl="ref")
-            for name, xv in strided_variants(x):
-                out = upfirdn2d(xv, f, up=up, down=down, padding=pad, impl="fused")
-                assert_matches(out, expected, msg=f"{name}, up={up}, down={down}")
-                if name == "channels_last":
-                    assert out.is_contiguous(memory_format=torch.channels_last)
+    def low_precision_gradient_call(self, case, device):
+        call = self.low_precision_call(case, device)
+        return call.with_x(call.args[0].requires_grad_(True))
+
+    layout_cases = [dict(f=f, up=up, down=down, padding=padding) for f in ("[1, 3, 3, 1]", "random 8 taps")
+                    for up, down, padding in [(2, 1, (2, 1, 2, 1)), (1, 2, (1, 1, 1, 1)), (1, 1, (1, 2, -1, 3)),
+                                              (3, 2, 1)]]
+
+    def layout_call(self, case, device):
+        f = setup_filter([1, 3, 3, 1]) if case["f"] == "[1, 3, 3, 1]" else torch.randn(8)
+        return Call(upfirdn2d, (randn(2, 5, 9, 11, device=device), f.to(device, torch.float64)),
+                    {k: case[k] for k in ("up", "down", "padding")})
+
+    nonfinite_cases = [dict(taps=taps, up=up, down=down) for taps in ("[1, 3, 3, 1]", "[1, 2, 1]", "9 x 1/9")
+                       for up, down in [(1, 1), (2, 1), (1, 2)]]
+
+    def nonfinite_call(self, case, device):
+        x = torch.randn(1, 2, 8, 8, device=device)
+        x[0, 0, 2, 3] = float("nan")
+        x[0, 1, 5, 5] = float("inf")
+        x[0, 1, 0, 7] = -float("inf")
+        f = {"[1, 3, 3, 1]": lambda: setup_filter([1, 3, 3, 1], device=device),
+             "[1, 2, 1]": lambda: setup_filter([1, 2, 1], device=device),
+             "9 x 1/9": lambda: torch.ones(9, device=device) / 9}[case["taps"]]()
+        return Call(upfirdn2d, (x, f), dict(up=case["up"], down=case["down"], padding=f.shape[0] // 2))
+
+    empty_cases = [(0, 3, 4, 4), (2, 0, 4, 4)]
+
+    def empty_call(self, shape, device):
+        return Call(upsample2d, (torch.randn(shape, device=device, requires_grad=True),
+                                 setup_filter([1, 3, 3, 1], device=device)))
+
+    def opcheck_samples(self, device):
+        x = torch.randn(2, 3, 8, 7, device=device, requires_grad=True)
+        xc = x.detach().to(memory_format=torch.channels_last).requires_grad_(True)
+        f2 = setup_filter([1, 3, 3, 1], device=device)
+        f1 = setup_filter([1, 2, 3, 4, 4, 3, 2, 1], device=device)
+        return [
+            (ops.upfirdn2d.default, (x, f2, [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0)),
+            (ops.upfirdn2d.default, (xc, f2, [1, 1], [2, 2], [1, 1, 1, 1], False, 1.0)),
+            (ops.upfirdn2d.default, (x, f1, [1, 2], [3, 1], [0, 3, -1, 2], True, 0.5)),
+            # Separable on a channels_last image whose intermediate (after the row pass) is 1x1: the output keeps x's
+            # memory format through both passes, as the fake kernel says.
+            (ops.upfirdn2d.default, (torch.randn(2, 3, 1, 4, device=device).to(memory_format=torch.channels_last),
+                                     torch.ones(4, device=device), [1, 8], [8, 1], [0, 0, 0, 0], False, 1.0)),
+        ]
+
+    bad_inputs = {
+        "x rank": (ValueError, "x must be 4-D", lambda: upfirdn2d(torch.randn(3, 4, 4), F_BAD)),
+        "x dtype": (TypeError, "x must have dtype", lambda: upfirdn2d(X.long(), F_BAD)),
+        "filter rank": (ValueError, "f must be 1-D .* or 2-D", lambda: upfirdn2d(X, torch.ones(2, 2, 2))),
+        "filter dtype": (TypeError, "f must have dtype", lambda: upfirdn2d(X, torch.ones(2, dtype=torch.int32))),
+        "filter empty": (ValueError, "f must not be empty", lambda: upfirdn2d(X, torch.ones(0))),
+        "filter device": (ValueError, "f is on meta", lambda: upfirdn2d(X, torch.ones(2, device="meta"))),
+        "filter requiring grad": (ValueError, "f requires grad",
+                                  lambda: upfirdn2d(X, torch.ones(2, requires_grad=True))),
+        **{f"up {up}": (ValueError, "up", lambda up=up: upfirdn2d(X, F_BAD, up=up, padding=2))
+           for up in (0, -1, (1, 0), (1, 2, 3))},
+        **{f"down {down}": (ValueError, "down", lambda down=down: upfirdn2d(X, F_BAD, down=down, padding=2))
+           for down in (0, (0, 1))},
+        "non-integer factor": (TypeError, "up must be an int", lambda: upfirdn2d(X, F_BAD, up=1.5)),
+        **{f"padding {padding}": (ValueError, "padding must be",
+                                  lambda padding=padding: upfirdn2d(X, F_BAD, padding=padding))
+           for padding in ((1, 2, 3), (1, 2, 3, 4, 5))},
+        "factors past 32-bit indexing": (
+            ValueError, "too large for the kernels' 32-bit indexing",
+            lambda: upfirdn2d(torch.randn(1, 1, 1, 3), None, up=(2**30, 1), down=(2**30, 1), impl="fused")),
+        "padding past 32-bit indexing": (
+            ValueError, "too large",
+            lambda: upfirdn2d(torch.randn(1, 1, 1, 3), None, up=(3, 1), padding=(2**30, 2**30, 0, 0), impl="fused")),
+        "padding that leaves no output": (ValueError, "padding .* leaves no output",
+                                          lambda: upfirdn2d(X, F_BAD, padding=-1)),
+        # The kernels check the direct op calls too.
+        "op: up": (ValueError, "up must be positive",
+                   lambda: ops.upfirdn2d(X, F_BAD, [0, 1], [1, 1], [0, 0, 0, 0], False, 1.0)),
+        "op: no output": (ValueError, "leaves no output",
+                          lambda: ops.upfirdn2d(X, F_BAD, [1, 1], [1, 1], [-2, 0, 0, 0], False, 1.0)),
+        "op: filter rank": (ValueError, "f must be 1-D or 2-D",
+                            lambda: ops.upfirdn2d(X, torch.ones(1, 1, 1), [1, 1], [1, 1], [0, 0, 0, 0], False, 1.0)),
+        "op: x rank": (ValueError, "x must be 4-D",
+                       lambda: ops.upfirdn2d(torch.randn(4, 4), F_BAD, [1, 1], [1, 1], [2, 1, 2, 1], False, 1.0)),
+        "op: filter dtype": (TypeError, "f must be a floating-point",
+                             lambda: ops.upfirdn2d(X, torch.ones(2, dtype=torch.int64), [1, 1], [1, 1], [0, 0, 0, 0],
+                                                   False, 1.0)),
+        "op: gain": (ValueError, "gain must be finite",
+                     lambda: ops.upfirdn2d(X, F_BAD, [1, 1], [1, 1], [2, 1, 2, 1], False, float("inf"))),
+    }
 
 
 @pytest.mark.parametrize("taps", [45, 70])
@@ -102,46 +166,6 @@ def test_long_filters(taps, up, down, device):
         pad = (taps // 2, taps // 2, f.shape[0] // 2, f.shape[0] // 2)
         assert_matches(upfirdn2d(x, f, up=up, down=down, padding=pad, impl="fused"),
                        upfirdn2d(x, f, up=up, down=down, padding=pad, impl="ref"))
-
-
-@pytest.mark.parametrize("dtype", LOW_PRECISION)
-@pytest.mark.parametrize("resample", ["up", "down", "filter", "separable"])
-def test_low_precision_error_budget(dtype, resample, device):
-    x64 = torch.randn(2, 8, 16, 16, dtype=torch.float64, device=device) * 3
-    f = setup_filter([1, 3, 3, 1], device=device)
-    if resample == "separable":
-        f = setup_filter([1, 2, 4, 7, 7, 4, 2, 1], device=device)
-
-    def run(x, impl):
-        fn = {"up": upsample2d, "down": downsample2d}.get(resample, filter2d)
-        return fn(x, f, impl=impl)
-
-    ref64 = run(x64, "ref")
-    x = x64.to(dtype)
-    assert_within_error_budget(run(x, "fused"), run(x, "ref"), ref64)
-
-
-def test_nan_and_inf_propagate_like_the_reference(device):
-    x = torch.randn(1, 2, 8, 8, device=device)
-    x[0, 0, 2, 3] = float("nan")
-    x[0, 1, 5, 5] = float("inf")
-    x[0, 1, 0, 7] = -float("inf")
-    for f in (setup_filter([1, 3, 3, 1], device=device), setup_filter([1, 2, 1], device=device),
-              torch.ones(9, device=device) / 9):
-        for up, down in [(1, 1), (2, 1), (1, 2)]:
-            pad = f.shape[0] // 2
-            assert_matches(upfirdn2d(x, f, up=up, down=down, padding=pad, impl="fused"),
-                           upfirdn2d(x, f, up=up, down=down, padding=pad, impl="ref"))
-
-
-@pytest.mark.parametrize("shape", [(0, 3, 4, 4), (2, 0, 4, 4)])
-def test_empty_tensors(shape, device):
-    x = torch.randn(shape, device=device, requires_grad=True)
-    f = setup_filter([1, 3, 3, 1], device=device)
-    y = upsample2d(x, f, impl="fused")
-    assert y.shape == (shape[0], shape[1], 8, 8)
-    y.sum().backward()
-    assert x.grad.shape == x.shape
 
 
 def test_separable_gain_applies_where_the_reference_applies_it(device):
@@ -225,105 +249,41 @@ class TestHelpers:
         assert_matches(upfirdn2d(x, None, impl="fused"), x)
 
 
-def opcheck_samples(device):
-    x = torch.randn(2, 3, 8, 7, device=device, requires_grad=True)
-    xc = x.detach().to(memory_format=torch.channels_last).requires_grad_(True)
-    f2 = setup_filter([1, 3, 3, 1], device=device)
-    f1 = setup_filter([1, 2, 3, 4, 4, 3, 2, 1], device=device)
-    return [
-        (ops.upfirdn2d.default, (x, f2, [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0)),
-        (ops.upfirdn2d.default, (xc, f2, [1, 1], [2, 2], [1, 1, 1, 1], False, 1.0)),
-        (ops.upfirdn2d.default, (x, f1, [1, 2], [3, 1], [0, 3, -1, 2], True, 0.5)),
-        # Separable on a channels_last image whose intermediate (after the row pass) is 1x1: the output keeps x's
-        # memory format through both passes, as the fake kernel says.
-        (ops.upfirdn2d.default, (torch.randn(2, 3, 1, 4, device=device).to(memory_format=torch.channels_last),
-                                 torch.ones(4, device=device), [1, 8], [8, 1], [0, 0, 0, 0], False, 1.0)),
-    ]
+def resample_then_convolve(x, w, f, up, down, padding, groups, flip_weight):
+    """conv2d_resample in its plain order (NVIDIA's generic fallback), on the reference ops: upsample by zeros, pad
+    and filter (the image kept centred), convolve, filter and keep every down-th pixel."""
+    fw, fh = f.shape[-1], f.shape[0]
+    px0, px1, py0, py1 = padding
+    if up > 1:
+        px0, px1 = px0 + (fw + up - 1) // 2, px1 + (fw - up) // 2
+        py0, py1 = py0 + (fh + up - 1) // 2, py1 + (fh - up) // 2
+    if down > 1:
+        px0, px1 = px0 + (fw - down + 1) // 2, px1 + (fw - down) // 2
+        py0, py1 = py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2
+    x = upfirdn2d(x, f if up > 1 else None, up=up, padding=(px0, px1, py0, py1), gain=up ** 2, impl="ref")
+    x = F.conv2d(x, w if flip_weight else w.flip([2, 3]), groups=groups)
+    return upfirdn2d(x, f, down=down, impl="ref") if down > 1 else x
 
 
-def test_opcheck(device):
-    for op, args in opcheck_samples(device):
-        torch.library.opcheck(op, args)
+class TestConv2dResample:
+    @pytest.mark.parametrize("kernel,padding", [(3, (1, 1, 1, 1)), (1, (0, 0, 0, 0)), (3, (2, 0, 1, 1))], ids=str)
+    @pytest.mark.parametrize("up,down", [(1, 1), (2, 1), (1, 2), (2, 2)], ids=str)
+    @pytest.mark.parametrize("groups", [1, 2])
+    @pytest.mark.parametrize("flip_weight", [True, False])
+    def test_every_order_matches_the_plain_one(self, kernel, padding, up, down, groups, flip_weight, device):
+        x = torch.randn(2, 4, 9, 10, dtype=torch.float64, device=device)
+        w = torch.randn(6, 4 // groups, kernel, kernel, dtype=torch.float64, device=device)
+        for f in (setup_filter([1, 3, 3, 1]), setup_filter([1, 2, 3, 4, 4, 3, 2, 1])):
+            f = f.to(device, torch.float64)
+            assert_matches(conv2d_resample(x, w, f, up=up, down=down, padding=padding, groups=groups,
+                                           flip_weight=flip_weight, impl="fused"),
+                           resample_then_convolve(x, w, f, up, down, padding, groups, flip_weight))
 
-
-def test_reference_impl_does_not_touch_the_kernels(monkeypatch):
-    forbid_fused_ops(monkeypatch, "stylegan_ops.upfirdn2d")
-    x = torch.randn(1, 1, 4, 4, requires_grad=True)
-    upsample2d(x, setup_filter([1, 1]), impl="ref").sum().backward()
-
-
-class TestBadInput:
-    f = setup_filter([1, 3, 3, 1])
-
-    def test_x_rank(self):
-        with pytest.raises(ValueError, match="x must be 4-D"):
-            upfirdn2d(torch.randn(3, 4, 4), self.f)
-
-    def test_x_dtype(self):
-        with pytest.raises(TypeError, match="x must have dtype"):
-            upfirdn2d(torch.ones(1, 1, 4, 4, dtype=torch.int64), self.f)
-
-    def test_filter_rank(self):
-        with pytest.raises(ValueError, match="f must be 1-D .* or 2-D"):
-            upfirdn2d(torch.randn(1, 1, 4, 4), torch.ones(2, 2, 2))
-
-    def test_filter_dtype(self):
-        with pytest.raises(TypeError, match="f must have dtype"):
-            upfirdn2d(torch.randn(1, 1, 4, 4), torch.ones(2, dtype=torch.int32))
-
-    def test_filter_empty(self):
-        with pytest.raises(ValueError, match="f must not be empty"):
-            upfirdn2d(torch.randn(1, 1, 4, 4), torch.ones(0))
-
-    def test_filter_device(self):
-        with pytest.raises(ValueError, match="f is on meta"):
-            upfirdn2d(torch.randn(1, 1, 4, 4), torch.ones(2, device="meta"))
-
-    def test_filter_requiring_grad(self):
-        with pytest.raises(ValueError, match="f requires grad"):
-            upfirdn2d(torch.randn(1, 1, 4, 4), torch.ones(2, requires_grad=True))
-
-    @pytest.mark.parametrize("up", [0, -1, (1, 0), (1, 2, 3)])
-    def test_bad_up(self, up):
-        with pytest.raises(ValueError, match="up"):
-            upfirdn2d(torch.randn(1, 1, 4, 4), self.f, up=up, padding=2)
-
-    @pytest.mark.parametrize("down", [0, (0, 1)])
-    def test_bad_down(self, down):
-        with pytest.raises(ValueError, match="down"):
-            upfirdn2d(torch.randn(1, 1, 4, 4), self.f, down=down, padding=2)
-
-    def test_non_integer_factor(self):
-        with pytest.raises(TypeError, match="up must be an int"):
-            upfirdn2d(torch.randn(1, 1, 4, 4), self.f, up=1.5)
-
-    @pytest.mark.parametrize("padding", [(1, 2, 3), (1, 2, 3, 4, 5)])
-    def test_bad_padding_form(self, padding):
-        with pytest.raises(ValueError, match="padding must be"):
-            upfirdn2d(torch.randn(1, 1, 4, 4), self.f, padding=padding)
-
-    def test_factors_past_32_bit_indexing(self):
-        x = torch.randn(1, 1, 1, 3)
-        with pytest.raises(ValueError, match="too large for the kernels' 32-bit indexing"):
-            upfirdn2d(x, None, up=(2**30, 1), down=(2**30, 1), impl="fused")
-        with pytest.raises(ValueError, match="too large"):
-            upfirdn2d(x, None, up=(3, 1), padding=(2**30, 2**30, 0, 0), impl="fused")
-
-    def test_padding_that_leaves_no_output(self):
-        with pytest.raises(ValueError, match="padding .* leaves no output"):
-            upfirdn2d(torch.randn(1, 1, 4, 4), self.f, padding=-1)
-
-    def test_direct_op_calls_are_checked(self):
-        x = torch.randn(1, 1, 4, 4)
-        with pytest.raises(ValueError, match="up must be positive"):
-            ops.upfirdn2d(x, self.f, [0, 1], [1, 1], [0, 0, 0, 0], False, 1.0)
-        with pytest.raises(ValueError, match="leaves no output"):
-            ops.upfirdn2d(x, self.f, [1, 1], [1, 1], [-2, 0, 0, 0], False, 1.0)
-        with pytest.raises(ValueError, match="f must be 1-D or 2-D"):
-            ops.upfirdn2d(x, torch.ones(1, 1, 1), [1, 1], [1, 1], [0, 0, 0, 0], False, 1.0)
-        with pytest.raises(ValueError, match="x must be 4-D"):
-            ops.upfirdn2d(torch.randn(4, 4), self.f, [1, 1], [1, 1], [2, 1, 2, 1], False, 1.0)
-        with pytest.raises(TypeError, match="f must be a floating-point"):
-            ops.upfirdn2d(x, torch.ones(2, dtype=torch.int64), [1, 1], [1, 1], [0, 0, 0, 0], False, 1.0)
-        with pytest.raises(ValueError, match="gain must be finite"):
-            ops.upfirdn2d(x, self.f, [1, 1], [1, 1], [2, 1, 2, 1], False, float("inf"))
+    def test_bad_input(self):
+        x, w = torch.randn(1, 2, 8, 8), torch.randn(3, 2, 3, 3)
+        with pytest.raises(ValueError, match="conv2d_resample: w must be 4-D"):
+            conv2d_resample(x, w[0])
+        with pytest.raises(ValueError, match="conv2d_resample: up must be >= 1"):
+            conv2d_resample(x, w, up=0)
+        with pytest.raises(ValueError, match="conv2d_resample: impl must be one of"):
+            conv2d_resample(x, w, impl="fast")

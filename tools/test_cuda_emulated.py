@@ -7,8 +7,9 @@ it is built in build/cuda-emulated and loaded in place of stylegan_ops._C in thi
 
     python tools/test_cuda_emulated.py [pytest arguments]      # make test-cuda-emulated
 
-Arguments go to pytest; unless one names tests/..., the op test modules (EMULATED_TESTS) run. Any out-of-bounds access (heap, stack or
-__shared__), misaligned vector access or other undefined behaviour in a kernel aborts the run with a report.
+Arguments go to pytest; unless one names tests/..., the op test modules (EMULATED_TESTS) run. Any out-of-bounds
+access (heap, stack or __shared__), misaligned vector access or other undefined behaviour in a kernel aborts the run
+with a report.
 """
 
 import os
@@ -83,10 +84,11 @@ def main():
     sys.path.insert(0, str(ROOT))  # this checkout's stylegan_ops, whatever is installed
     library = build()
     sys.modules["stylegan_ops._C"] = library  # stylegan_ops imports this instead of an installed _C
-    from stylegan_ops import _extension
+    from stylegan_ops import _extension, unavailable_reason
 
-    if not _extension.BUILD_INFO.get("emulated_cuda") or _extension.unavailable_reason("cpu") is not None:
-        raise SystemExit(f"test_cuda_emulated: the emulated library is not in use ({_extension.unavailable_reason('cpu')})")
+    reason = unavailable_reason("cpu")
+    if not _extension.BUILD_INFO.get("emulated_cuda") or reason is not None:
+        raise SystemExit(f"test_cuda_emulated: the emulated library is not in use ({reason})")
     print(f"test_cuda_emulated: CUDA kernels emulated on the CPU from {library.__file__}", flush=True)
     import pytest
 

@@ -1,10 +1,10 @@
 // noise_bias_act: the plain parameter block shared by the CPU and CUDA kernels.
 //
-//   y = clamp(act(x + strength * noise + b) * gain)
+//   y = clamp(act(x + noise_strength * noise + b) * gain)
 //
 // x and y are [N, C, H, W], both NCHW-contiguous or both channels_last; noise is [N, 1, H, W] with contiguous H*W
-// planes (an expanded [1, 1, H, W] buffer has batch stride 0), shared by all channels; strength is one value or one
-// per channel.
+// planes (an expanded [1, 1, H, W] buffer has batch stride 0), shared by all channels; noise_strength is one value
+// or one per channel.
 // The element maths after the noise term is bias_act's forward (bias_act_element).
 #pragma once
 
@@ -18,13 +18,13 @@ namespace stylegan_ops {
 
 struct NoiseBiasActParams {
     const void* x;
-    const void* noise;     // or null
-    const void* strength;  // 1 or `channels` values; null when noise is
-    const void* b;         // `channels` values, or null
+    const void* noise;           // or null
+    const void* noise_strength;  // 1 or `channels` values; null when noise is
+    const void* b;               // `channels` values, or null
     void* y;
     int64_t batch, channels, height, width;
     int64_t noise_batch_stride;  // noise planes are contiguous H*W; image n's starts at n * noise_batch_stride
-    bool strength_per_channel;
+    bool noise_strength_per_channel;
     bool channels_last;
     double alpha, gain, clamp;
     bool has_clamp;

@@ -19,12 +19,12 @@ namespace {
 // The per-channel strength and bias in the accumulation type (strength 0 without noise, bias 0 without b).
 template <typename T, typename S>
 void per_channel(const NoiseBiasActParams& p, std::vector<S>& strength, std::vector<S>& bias) {
-    const T* st = static_cast<const T*>(p.strength);
+    const T* st = static_cast<const T*>(p.noise_strength);
     const T* b = static_cast<const T*>(p.b);
     strength.assign(p.channels, S(0));
     bias.assign(p.channels, S(0));
     for (int64_t c = 0; c < p.channels; ++c) {
-        if (st != nullptr) strength[c] = S(st[p.strength_per_channel ? c : 0]);
+        if (st != nullptr) strength[c] = S(st[p.noise_strength_per_channel ? c : 0]);
         if (b != nullptr) bias[c] = S(b[c]);
     }
 }

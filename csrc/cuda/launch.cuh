@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "../common/bias_act.h"
-#include "../common/instance_norm.h"
+#include "../common/adain.h"
 #include "../common/noise_bias_act.h"
 #include "../common/upfirdn2d.h"
 
@@ -17,10 +17,10 @@ cudaError_t launch_bias_act(const BiasActParams& p, cudaStream_t stream);
 cudaError_t launch_upfirdn2d(const Upfirdn2dParams& p, cudaStream_t stream);
 cudaError_t launch_noise_bias_act(const NoiseBiasActParams& p, cudaStream_t stream);
 
-// adain / style_epilogue: the caller provides instance_norm_workspace_bytes(p) bytes of device memory.
-size_t instance_norm_workspace_bytes(const InstanceNormParams& p);
-cudaError_t launch_instance_norm_forward(const InstanceNormParams& p, void* workspace, cudaStream_t stream);
-cudaError_t launch_instance_norm_backward(const InstanceNormParams& p, void* workspace, cudaStream_t stream);
+// adain / style_epilogue: the caller provides adain_workspace_bytes(p) bytes of device memory.
+size_t adain_workspace_bytes(const AdainParams& p);
+cudaError_t launch_adain_forward(const AdainParams& p, void* workspace, cudaStream_t stream);
+cudaError_t launch_adain_gradients(const AdainParams& p, void* workspace, cudaStream_t stream);
 
 // nvcc's version as major * 1000 + minor * 10.
 int nvcc_version();

@@ -24,7 +24,7 @@ __device__ __forceinline__ void noise_bias_act_range(const NoiseBiasActParams& p
     const BiasActScalars<S> sc(activation_params(p));
     const T* x = static_cast<const T*>(p.x);
     const T* noise = static_cast<const T*>(p.noise);
-    const T* strength = static_cast<const T*>(p.strength);
+    const T* strength = static_cast<const T*>(p.noise_strength);
     const T* b = static_cast<const T*>(p.b);
     T* y = static_cast<T*>(p.y);
     const I channels = I(p.channels), hw = I(p.height * p.width);
@@ -36,7 +36,7 @@ __device__ __forceinline__ void noise_bias_act_range(const NoiseBiasActParams& p
         S v = xv;
         if (noise != nullptr) {
             const S nz = to_acc(noise[int64_t(n) * p.noise_batch_stride + pixel]);
-            v += mul_rn(to_acc(strength[p.strength_per_channel ? c : I(0)]), nz);  // the CPU's rounding
+            v += mul_rn(to_acc(strength[p.noise_strength_per_channel ? c : I(0)]), nz);  // the CPU's rounding
         }
         const S bias = b != nullptr ? to_acc(b[c]) : S(0);
         return from_acc<T>(bias_act_element<A, BiasActMode::Forward, S>(v, S(0), bias, sc));

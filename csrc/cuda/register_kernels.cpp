@@ -5,7 +5,7 @@
 #include <torch/library.h>
 
 #include "../bias_act_impl.h"
-#include "../instance_norm_impl.h"
+#include "../adain_impl.h"
 #include "../noise_bias_act_impl.h"
 #include "../upfirdn2d_impl.h"
 #include "launch.cuh"
@@ -42,10 +42,10 @@ void run_kernel(const Params& p) {
     TORCH_CHECK(err == cudaSuccess, kOp, ": CUDA kernel launch failed: ", cudaGetErrorString(err));
 }
 
-// The instance-norm kernels take a workspace from torch's allocator on the kernels' device, in stream order.
-template <cudaError_t (*kLaunch)(const InstanceNormParams&, void*, cudaStream_t)>
-cudaError_t launch_with_workspace(const InstanceNormParams& p, cudaStream_t stream) {
-    const at::Tensor workspace = at::empty({int64_t(instance_norm_workspace_bytes(p))},
+// The adain kernels take a workspace from torch's allocator on the kernels' device, in stream order.
+template <cudaError_t (*kLaunch)(const AdainParams&, void*, cudaStream_t)>
+cudaError_t launch_with_workspace(const AdainParams& p, cudaStream_t stream) {
+    const at::Tensor workspace = at::empty({int64_t(adain_workspace_bytes(p))},
                                            at::TensorOptions().dtype(at::kByte).device(kKernelDevice));
     return kLaunch(p, workspace.mutable_data_ptr(), stream);
 }
@@ -53,16 +53,16 @@ cudaError_t launch_with_workspace(const InstanceNormParams& p, cudaStream_t stre
 constexpr char kBiasAct[] = "bias_act";
 constexpr char kUpfirdn2d[] = "upfirdn2d";
 constexpr char kNoiseBiasAct[] = "noise_bias_act";
-constexpr char kInstanceNormForward[] = "instance norm forward";
-constexpr char kInstanceNormBackward[] = "instance norm backward";
+constexpr char kAdainForward[] = "adain forward";
+constexpr char kAdainBackward[] = "adain backward";
 
 using BiasActKernels = BiasActOps<run_kernel<kBiasAct, BiasActParams, launch_bias_act>, KernelGuard>;
 using Upfirdn2dKernels = Upfirdn2dOps<run_kernel<kUpfirdn2d, Upfirdn2dParams, launch_upfirdn2d>, KernelGuard>;
 using NoiseBiasActKernels =
     NoiseBiasActOps<run_kernel<kNoiseBiasAct, NoiseBiasActParams, launch_noise_bias_act>, KernelGuard>;
-using InstanceNormKernels = InstanceNormOps<
-    run_kernel<kInstanceNormForward, InstanceNormParams, launch_with_workspace<launch_instance_norm_forward>>,
-    run_kernel<kInstanceNormBackward, InstanceNormParams, launch_with_workspace<launch_instance_norm_backward>>,
+using AdainKernels = AdainOps<
+    run_kernel<kAdainForward, AdainParams, launch_with_workspace<launch_adain_forward>>,
+    run_kernel<kAdainBackward, AdainParams, launch_with_workspace<launch_adain_gradients>>,
     KernelGuard>;
 
 }  // namespace
@@ -73,10 +73,10 @@ TORCH_LIBRARY_IMPL(stylegan_ops, SG_KERNEL_DISPATCH_KEY, m) {
     m.impl("bias_act_grad_from_input", &BiasActKernels::grad_from_input);
     m.impl("upfirdn2d", &Upfirdn2dKernels::forward);
     m.impl("noise_bias_act", &NoiseBiasActKernels::forward);
-    m.impl("adain", &InstanceNormKernels::adain);
-    m.impl("adain_backward", &InstanceNormKernels::adain_backward);
-    m.impl("style_epilogue", &InstanceNormKernels::style_epilogue);
-    m.impl("style_epilogue_backward", &InstanceNormKernels::style_epilogue_backward);
+    m.impl("adain", &AdainKernels::adain);
+    m.impl("adain_backward", &AdainKernels::adain_backward);
+    m.impl("style_epilogue", &AdainKernels::style_epilogue);
+    m.impl("style_epilogue_backward", &AdainKernels::style_epilogue_backward);
 }
 
 }  // namespace stylegan_ops

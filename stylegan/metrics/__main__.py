@@ -13,8 +13,11 @@ import os
 import sys
 from pathlib import Path
 
-from ..cli import load_generator, network_file, pick_device, run_command
+from ..checks import check_fits_dataset, pick_device
 from ..data import open_dataset
+from ..loading import load_generator, network_file
+from ..networks.synthesis import NOISE_MODES
+from ..tools.command_line import add_device_argument, add_network_argument, command_parser, run_command
 from .features import RandomFeatures
 from .inception import DEFAULT_WEIGHTS_PATH, ENV_VAR
 from .runner import append_jsonl, evaluate_metrics, parse_metric
@@ -30,14 +33,12 @@ _METRIC_HELP = """metric names (a count is the number of generated images, writt
   other counts: fid10k_full, kid2k, pr5k3_full, pr200_k3, ppl2_wend_1k, swd4k; or --num-gen N for all"""
 
 _FEATURES = ("inception", "random-test")
+PROG = "python -m stylegan.metrics"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m stylegan.metrics", description="Evaluation metrics of a generator against a dataset.",
-        epilog=_METRIC_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--network", required=True, metavar="PATH",
-                        help="generator: NVIDIA pickle, safetensors file, snapshot or run directory (newest snapshot)")
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = command_parser(prog, "Evaluation metrics of a generator against a dataset.", epilog=_METRIC_HELP)
+    add_network_argument(parser)
     parser.add_argument("--metrics", required=True, metavar="LIST", help="comma-separated metric names (below)")
     parser.add_argument("--data", metavar="PATH", help="folder or zip of images (default: the built-in shapes at the "
                                                        "network's resolution)")
@@ -53,13 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--features", choices=_FEATURES, default="inception",
                         help="feature network of FID/KID/PR; random-test: small random network for smoke tests, its "
                              "values mean nothing (default: %(default)s)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    add_device_argument(parser)
     parser.add_argument("--batch", type=int, default=64, help="images per batch (default: %(default)s)")
     parser.add_argument("--workers", type=int, metavar="N",
                         help="data loader processes (default: 3 (at most the CPU count) for image files, 0 for the "
                              "built-in data)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of latents and subsets (default: 0)")
-    parser.add_argument("--noise-mode", choices=("random", "const", "none"), default="random",
+    parser.add_argument("--noise-mode", choices=NOISE_MODES, default="random",
                         help="the generator's noise (default: %(default)s, as NVIDIA's metrics)")
     parser.add_argument("--trunc", type=float, default=1.0, help="truncation psi (default: %(default)s)")
     parser.add_argument("--cache-dir", metavar="DIR", help=f"dataset statistics cache (default: {DEFAULT_CACHE_DIR})")
@@ -88,12 +89,8 @@ def _open_data(args, G):
                                max_size=args.max_size)
     except (ValueError, FileNotFoundError) as error:
         raise type(error)(f"--data: {error}") from error
-    if dataset.resolution != G.img_resolution:
-        raise ValueError(f"--data: the images are {dataset.resolution}x{dataset.resolution} but the network makes "
-                         f"{G.img_resolution}x{G.img_resolution}; pass --resolution {G.img_resolution} to resize them")
-    if dataset.num_channels != G.img_channels:
-        raise ValueError(f"--data: the images have {dataset.num_channels} channel(s), the network's "
-                         f"{G.img_channels}")
+    check_fits_dataset(G, dataset, "--data",
+                       hint={"img_resolution": f"; pass --resolution {G.img_resolution} to resize the images"})
     return dataset
 
 
@@ -126,8 +123,9 @@ def _run(args) -> None:
         print(json.dumps(record), flush=True)
 
 
-def main(argv=None) -> int:
-    return run_command(build_parser(), _run, argv)
+def main(argv=None, prog: str = PROG) -> int:
+    """Runs the command with argv (sys.argv[1:] when None), named `prog` in its messages; returns the exit status."""
+    return run_command(build_parser(prog), _run, argv)
 
 
 if __name__ == "__main__":

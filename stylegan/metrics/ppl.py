@@ -3,7 +3,8 @@ Networks", section 4.1), computed as StyleGAN2-ADA's ppl metrics do.
 
 For each sample: two latents z0, z1 ~ N(0, I) (and a label from `labels` for a conditional generator), t uniform in
 [0, 1] (sampling 'full') or t = 0 (sampling 'end'). In space 'w' the mapped ws are interpolated linearly at t and
-t + epsilon; in space 'z' the latents are interpolated spherically (`slerp`) and then mapped. The two images come
+t + epsilon; in space 'z' the latents are interpolated spherically (`stylegan.latents.slerp`; the mapping normalizes
+z, so only the direction matters) and then mapped. The two images come
 from the synthesis network with the same noise (noise_mode 'const', the constant noise buffers redrawn for every
 batch, so all samples of a batch share them; batches of 2 as NVIDIA's metric; float32 throughout, without TF32).
 Optionally center-cropped (crop: rows 3/8..7/8, columns 2/8..6/8 of the image, the face region of FFHQ), then
@@ -28,30 +29,18 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from ..cli import progress as show_progress
+from ..latents import slerp
+from ..progress import progress as show_progress
 from .features import full_float32
 
 __all__ = ["SPACES", "SAMPLINGS", "filtered_mean", "path_length_samples", "perceptual_path_length",
-           "pixel_distance", "resolve_distance", "slerp"]
+           "pixel_distance", "resolve_distance"]
 
 SPACES = ("w", "z")
 SAMPLINGS = ("end", "full")
 _MAX_RESOLUTION = 256
 
 Distance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between the directions of a and b ([..., D]) at t ([..., 1]); unit vectors along the
-    great circle from a/|a| (t = 0) to b/|b| (t = 1), at constant angular speed."""
-    a = a / a.norm(dim=-1, keepdim=True)
-    b = b / b.norm(dim=-1, keepdim=True)
-    cos = (a * b).sum(dim=-1, keepdim=True).clamp(-1, 1)
-    tangent = b - cos * a
-    tangent = tangent / tangent.norm(dim=-1, keepdim=True)
-    angle = t * torch.acos(cos)
-    out = a * torch.cos(angle) + tangent * torch.sin(angle)
-    return out / out.norm(dim=-1, keepdim=True)
 
 
 def pixel_distance(img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:

@@ -43,7 +43,8 @@ from typing import Callable, Iterator, Mapping, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from ..cli import progress as show_progress
+from ..checks import check_fits_dataset
+from ..progress import progress as show_progress
 from .features import FeatureStats, as_rgb, check_extractor, full_float32
 from .fid import frechet_distance
 from .inception import load_inception
@@ -230,15 +231,8 @@ def _check_compatible(G, dataset, specs: Sequence[MetricSpec]) -> None:
         if any(s.kind != "ppl" for s in specs) or G.c_dim > 0:
             raise ValueError("dataset: needed for every metric but the PPL of an unconditional generator")
         return
-    if dataset.resolution != G.img_resolution:
-        raise ValueError(f"dataset: its images are {dataset.resolution}x{dataset.resolution}, but the generator "
-                         f"makes {G.img_resolution}x{G.img_resolution}")
-    if dataset.num_channels != G.img_channels:
-        raise ValueError(f"dataset: its images have {dataset.num_channels} channel(s), the generator's "
-                         f"{G.img_channels}")
-    if G.c_dim > 0 and dataset.label_dim != G.c_dim:
-        raise ValueError(f"dataset: the generator is conditional ({G.c_dim} label dims) but the data gives "
-                         f"{dataset.label_dim} (open it with use_labels=True)")
+    check_fits_dataset(G, dataset, "dataset", "the generator", hint={"c_dim": " (open it with use_labels=True)"},
+                       labels_optional=True)
     if any(s.kind == "swd" for s in specs) and G.img_resolution < MIN_RESOLUTION:
         raise ValueError(f"swd needs images of at least {MIN_RESOLUTION}x{MIN_RESOLUTION}, the generator makes "
                          f"{G.img_resolution}x{G.img_resolution}")

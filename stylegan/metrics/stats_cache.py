@@ -26,8 +26,8 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-from ..cli import progress as show_progress
 from ..data import ShapesDataset
+from ..progress import progress as show_progress
 from .features import FeatureStats, as_rgb, check_extractor
 
 __all__ = ["DEFAULT_CACHE_DIR", "cache_path", "dataset_feature_stats", "dataset_fingerprint"]

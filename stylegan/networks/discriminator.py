@@ -11,13 +11,13 @@ import torch.nn.functional as F
 import stylegan_ops
 from stylegan_ops import downsample2d
 
-from .layers import Conv2dLayer, FullyConnectedLayer, OpsModule, set_impl
+from .layers import Conv2dLayer, FullyConnectedLayer, OpsModule, ResolutionBlock, set_impl
 from .mapping import MappingNetwork
 from ..resolution import check_resolution
 from .synthesis import ARCHITECTURES
 
 
-class DiscriminatorBlock(OpsModule):
+class DiscriminatorBlock(ResolutionBlock):
     """One resolution: fromRGB (first block, every block for 'skip' or when progressive), two 3x3 convs (the second
     downsampling by 2), and for 'resnet' a 1x1 downsampling skip connection, the two branches each scaled by sqrt(1/2).
 
@@ -54,12 +54,6 @@ class DiscriminatorBlock(OpsModule):
             self.skip = Conv2dLayer(tmp_channels, out_channels, kernel_size=1, bias=False, down=2,
                                     resample_filter=resample_filter, trainable=trainable(),
                                     channels_last=self.channels_last)
-
-    def working_format(self, device: torch.device, force_fp32: bool = False) -> dict:
-        """The dtype and memory format this block computes in on `device`."""
-        channels_last = (self.channels_last and not force_fp32) or self.fused_cpu_channels_last(device)
-        return dict(dtype=self.low_precision if self.use_fp16 and not force_fp32 else torch.float32,
-                    memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
     def from_rgb(self, img: torch.Tensor, force_fp32: bool = False) -> torch.Tensor:
         """fromRGB of img, in this block's dtype and memory format."""

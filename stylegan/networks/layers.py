@@ -1,5 +1,5 @@
-"""Building blocks shared by the networks: equalized-learning-rate layers, convolution with FIR resampling and
-modulated convolution, all on stylegan_ops.
+"""Building blocks shared by the networks: equalized-learning-rate layers, convolution with FIR resampling
+(stylegan_ops.conv2d_resample, re-exported here) and modulated convolution, all on stylegan_ops.
 
 Parameter names and shapes follow NVIDIA's StyleGAN2-ADA networks, so that their published weights load by name.
 """
@@ -8,17 +8,16 @@ import math
 from typing import Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 
 import stylegan_ops
-from stylegan_ops import ACTIVATIONS, _extension, bias_act, upfirdn2d
+from stylegan_ops import ACTIVATIONS, bias_act, check_impl, conv2d_resample, unavailable_reason
 
 
 LOW_PRECISION_DTYPES = (torch.float16, torch.bfloat16)
 
 
 class OpsModule(torch.nn.Module):
-    """A module whose forward runs stylegan_ops with `self.impl` ('auto', 'fused' or 'ref'); set it for a whole
+    """A module whose forward runs stylegan_ops with `self.impl` (one of stylegan_ops.IMPLS); set it for a whole
     network with set_impl. Blocks built with use_fp16 run in `self.low_precision` (float16 unless
     set_low_precision chose bfloat16)."""
 
@@ -28,13 +27,26 @@ class OpsModule(torch.nn.Module):
     def fused_cpu_channels_last(self, device: torch.device) -> bool:
         """Whether this module's activations go channels_last because its fused ops run on the CPU, where the
         kernels (conv3x3's tile transforms, upfirdn2d) are fastest with channels innermost."""
-        return device.type == "cpu" and self.impl != "ref" and _extension.unavailable_reason("cpu") is None
+        return device.type == "cpu" and self.impl != "ref" and unavailable_reason("cpu") is None
+
+
+class ResolutionBlock(OpsModule):
+    """A synthesis or discriminator block: it runs in low precision when built with `use_fp16` (unless force_fp32),
+    channels_last when built so (`channels_last`) or when its fused ops run on the CPU."""
+
+    use_fp16 = False
+    channels_last = False
+
+    def working_format(self, device: torch.device, force_fp32: bool = False) -> dict:
+        """The dtype and memory format this block computes in on `device` (keywords of Tensor.to)."""
+        channels_last = (self.channels_last and not force_fp32) or self.fused_cpu_channels_last(device)
+        return dict(dtype=self.low_precision if self.use_fp16 and not force_fp32 else torch.float32,
+                    memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
 
 def set_impl(module: torch.nn.Module, impl: str) -> torch.nn.Module:
-    """Makes every OpsModule in `module` run its ops with `impl` ('auto', 'fused' or 'ref'); returns module."""
-    if impl not in ("auto", "fused", "ref"):
-        raise ValueError(f"impl must be 'auto', 'fused' or 'ref', got {impl!r}")
+    """Makes every OpsModule in `module` run its ops with `impl` (one of stylegan_ops.IMPLS); returns module."""
+    check_impl("set_impl", impl)
     for m in module.modules():
         if isinstance(m, OpsModule):
             m.impl = impl
@@ -84,75 +96,6 @@ class FullyConnectedLayer(OpsModule):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, activation={self.activation}"
-
-
-def _conv2d(x: torch.Tensor, w: torch.Tensor, stride: int = 1, padding=0, groups: int = 1, transpose: bool = False,
-            flip_weight: bool = True, impl: str = "auto") -> torch.Tensor:
-    """conv2d (a correlation) or conv_transpose2d; flip_weight=False flips the kernel (a true convolution). The
-    3x3 'same' convolutions run stylegan_ops.conv3x3 (with `impl`), the others torch's."""
-    if not flip_weight:
-        w = w.flip([2, 3])
-    if transpose:
-        return F.conv_transpose2d(x, w, stride=stride, padding=padding, groups=groups)
-    if stride == 1 and groups == 1 and w.shape[2:] == (3, 3) and list(_padding4(padding)) == [1, 1, 1, 1]:
-        return stylegan_ops.conv3x3(x, w, impl=impl)
-    return F.conv2d(x, w, stride=stride, padding=padding, groups=groups)
-
-
-def _padding4(padding) -> list:
-    if isinstance(padding, int):
-        return [padding] * 4
-    if len(padding) == 2:
-        return [padding[0], padding[0], padding[1], padding[1]]
-    return list(padding)
-
-
-def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: Optional[torch.Tensor] = None, up: int = 1, down: int = 1,
-                    padding=0, groups: int = 1, flip_weight: bool = True, impl: str = "auto") -> torch.Tensor:
-    """conv2d of x with w (padding as for upfirdn2d: int, (x, y) or (x0, x1, y0, y1)) with FIR upsampling by `up`
-    before it and downsampling by `down` after it, both with the filter f, keeping the image centred.
-
-    Computed in the cheapest equivalent order: a 1x1 kernel is applied at the lower resolution; downsampling uses a
-    strided convolution after filtering; upsampling a transposed strided convolution before filtering."""
-    out_channels, in_per_group, kh, kw = w.shape
-    fw, fh = (f.shape[-1], f.shape[0]) if f is not None else (1, 1)
-    px0, px1, py0, py1 = _padding4(padding)
-    if up > 1:
-        px0, px1 = px0 + (fw + up - 1) // 2, px1 + (fw - up) // 2
-        py0, py1 = py0 + (fh + up - 1) // 2, py1 + (fh - up) // 2
-    if down > 1:
-        px0, px1 = px0 + (fw - down + 1) // 2, px1 + (fw - down) // 2
-        py0, py1 = py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2
-
-    if kw == 1 and kh == 1 and down > 1 and up == 1:
-        x = upfirdn2d(x, f, down=down, padding=[px0, px1, py0, py1], impl=impl)
-        return _conv2d(x, w, groups=groups, flip_weight=flip_weight)
-    if kw == 1 and kh == 1 and up > 1 and down == 1:
-        x = _conv2d(x, w, groups=groups, flip_weight=flip_weight)
-        return upfirdn2d(x, f, up=up, padding=[px0, px1, py0, py1], gain=up ** 2, impl=impl)
-    if down > 1 and up == 1:
-        x = upfirdn2d(x, f, padding=[px0, px1, py0, py1], impl=impl)
-        return _conv2d(x, w, stride=down, groups=groups, flip_weight=flip_weight)
-    if up > 1:
-        # A transposed convolution with stride `up` inserts the zeros and applies the kernel at once; the FIR filter
-        # follows. Its weight is laid out [in, out / groups, kh, kw].
-        if groups == 1:
-            w = w.transpose(0, 1)
-        else:
-            w = w.reshape(groups, out_channels // groups, in_per_group, kh, kw).transpose(1, 2)
-            w = w.reshape(groups * in_per_group, out_channels // groups, kh, kw)
-        px0, px1, py0, py1 = px0 - (kw - 1), px1 - (kw - up), py0 - (kh - 1), py1 - (kh - up)
-        pxt, pyt = max(min(-px0, -px1), 0), max(min(-py0, -py1), 0)
-        x = _conv2d(x, w, stride=up, padding=[pyt, pxt], groups=groups, transpose=True, flip_weight=not flip_weight)
-        x = upfirdn2d(x, f, padding=[px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt], gain=up ** 2, impl=impl)
-        if down > 1:
-            x = upfirdn2d(x, f, down=down, impl=impl)
-        return x
-    if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:
-        return _conv2d(x, w, padding=[py0, px0], groups=groups, flip_weight=flip_weight, impl=impl)
-    x = upfirdn2d(x, None, padding=[px0, px1, py0, py1], impl=impl)
-    x = _conv2d(x, w, groups=groups, flip_weight=flip_weight)
-    return upfirdn2d(x, f, down=down, impl=impl) if down > 1 else x
 
 
 class Conv2dLayer(OpsModule):

@@ -11,7 +11,7 @@ import stylegan_ops
 from stylegan_ops import ACTIVATIONS, bias_act, noise_bias_act, upsample2d
 
 from ..resolution import check_resolution
-from .layers import Conv2dLayer, FullyConnectedLayer, OpsModule, modulated_conv2d
+from .layers import Conv2dLayer, FullyConnectedLayer, OpsModule, ResolutionBlock, modulated_conv2d
 from .w_inputs import WInput, style_layer
 
 NOISE_MODES = ("random", "const", "none")
@@ -90,7 +90,7 @@ class ToRGBLayer(OpsModule):
         return bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp, impl=self.impl)
 
 
-class SynthesisBlock(OpsModule):
+class SynthesisBlock(ResolutionBlock):
     """One resolution: the 4x4 constant (first block) or an upsampling conv0, then conv1; ToRGB added to the
     upsampled image ('skip'), or only in the last block ('orig', 'resnet'); 'resnet' adds a 1x1 upsampling skip
     connection, the two branches each scaled by sqrt(1/2). Consumes num_conv + num_torgb ws."""
@@ -132,9 +132,8 @@ class SynthesisBlock(OpsModule):
     def forward(self, x: Optional[torch.Tensor], img: Optional[torch.Tensor], ws: torch.Tensor,
                 force_fp32: bool = False, fused_modconv: Optional[bool] = None, noise_mode: str = "random"):
         w_iter = iter(ws.unbind(dim=1))
-        dtype = self.low_precision if self.use_fp16 and not force_fp32 else torch.float32
-        channels_last = (self.channels_last and not force_fp32) or self.fused_cpu_channels_last(ws.device)
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        working_format = self.working_format(ws.device, force_fp32)
+        dtype, memory_format = working_format["dtype"], working_format["memory_format"]
         if fused_modconv is None:
             # The grouped form is the faster one for GPU inference; training (which would differentiate per-sample
             # weights) and the CPU (where building them costs more than the convolution saves) use the other.

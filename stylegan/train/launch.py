@@ -11,30 +11,27 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
-from stylegan_ops._extension import unavailable_reason
+from stylegan_ops import unavailable_reason
 
+from ..checks import check_fits_dataset, pick_device
 from ..data import Dataset, open_dataset
 from ..network_io import load_nvidia_pickle
 from ..networks import Discriminator, Generator, set_low_precision
 from .distributed import ProcessGroup, broadcast_module, init_from_environment, shutdown
 from .loop import TrainingLoop
-from .options import NETWORK_OPTIONS, TrainingOptions, options_from, parse_args, resolve_options
+from .options import NETWORK_OPTIONS, PROG, TrainingOptions, options_from, parse_args, resolve_options
 from .report import Log, ProgressLine, StatsWriter
 from .snapshot import read_snapshot, resolve_snapshot
 
 
-def pick_device(spec: str, group: ProcessGroup) -> torch.device:
-    if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(spec)
+def process_device(spec: str, group: ProcessGroup) -> torch.device:
+    """The device of this process for a --device value (checks.pick_device): 'cuda' without an index is the local
+    rank's GPU, made the current one."""
+    device = pick_device(spec)
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {spec}: this torch has no usable CUDA device")
         if device.index is None:
             device = torch.device("cuda", group.local_rank)
         torch.cuda.set_device(device)
-    elif device.type != "cpu":
-        raise ValueError(f"--device must be cpu, cuda, cuda:N or auto, got {spec!r}")
     return device
 
 
@@ -51,15 +48,6 @@ def build_networks(o: TrainingOptions, dataset: Dataset) -> Tuple[torch.nn.Modul
                       channel_max=o.cmax, num_fp16_res=o.fp16_res, conv_clamp=o.conv_clamp,
                       epilogue_kwargs=dict(mbstd_group_size=o.mbstd_group), progressive=o.growing, impl=o.impl)
     return G, D
-
-
-def _check_networks_fit(G: torch.nn.Module, D: torch.nn.Module, dataset: Dataset, source: str) -> None:
-    want = dict(img_resolution=dataset.resolution, img_channels=dataset.num_channels, c_dim=dataset.label_dim)
-    for name, value in want.items():
-        for net_name, net in (("G", G), ("D", D)):
-            if getattr(net, name) != value:
-                raise ValueError(f"resume: {source}'s {net_name} has {name}={getattr(net, name)} but the dataset "
-                                 f"needs {value} (check --data, --resolution and --cond)")
 
 
 def _next_run_dir(outdir: Path, description: str) -> Path:
@@ -124,7 +112,7 @@ def run(given: Dict[str, object]) -> Optional[Path]:
                                   (device_spec == "auto" and torch.cuda.is_available()) else "cpu")
     finished = False
     try:
-        run_dir = _run(given, group, pick_device(device_spec, group))
+        run_dir = _run(given, group, process_device(device_spec, group))
         finished = True
         return run_dir
     finally:
@@ -159,7 +147,9 @@ def _run(given: dict, group: ProcessGroup, device: torch.device) -> Optional[Pat
         G_ema = copy.deepcopy(G)
     else:
         G, D, G_ema = networks["G"], networks["D"], networks["G_ema"]
-        _check_networks_fit(G, D, dataset, o.resume)
+        for key, net in (("G", G), ("D", D)):
+            check_fits_dataset(net, dataset, "--resume", f"{o.resume}'s {key}",
+                               hint=" (check --data, --resolution and --cond)")
     for net in (G, D, G_ema):
         broadcast_module(net, group)
         if o.precision == "bf16":
@@ -222,8 +212,10 @@ def _ops_description(impl: str, device: torch.device) -> str:
     return "fused kernels" if reason is None else f"reference ({reason})"
 
 
-def main(argv=None) -> int:
-    given = parse_args(argv)
+def main(argv=None, prog: str = PROG) -> int:
+    """Trains with the command line argv (sys.argv[1:] when None), named `prog` in its messages; returns the exit
+    status (2 for bad input, 130 when interrupted)."""
+    given = parse_args(argv, prog)
     try:
         run(given)
     except KeyboardInterrupt:

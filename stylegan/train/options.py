@@ -7,7 +7,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from stylegan_ops import IMPLS
+
 from ..augment import PRESETS as AUGMENT_PRESETS
+from ..checks import DEVICE_CHOICES
 from ..metrics.inception import resolve_weights
 from ..metrics.runner import FEATURE_KINDS, parse_metric
 from ..networks.synthesis import ARCHITECTURES
@@ -48,14 +51,14 @@ class TrainingOptions:
     snap: Optional[int] = _opt(None, "write a snapshot every SNAP ticks (and at the end)", "run")
     keep_snapshots: int = _opt(0, "keep only the newest N snapshots (0: keep all)", "run", metavar="N")
     seed: int = _opt(0, "random seed", "run")
-    device: str = _opt(AUTO, "cpu, cuda, cuda:N or auto (CUDA when available; under torchrun, the local rank's GPU)",
-                       "run")
+    device: str = _opt(AUTO, f"{DEVICE_CHOICES} (auto: CUDA when available; under torchrun, cuda is the local rank's "
+                             "GPU)", "run")
     resume: Optional[str] = _opt(None, "continue from a run directory or snapshot (exactly: options, optimizer "
                                        "state, counters and random state come from it; flags given now override "
                                        "its options), or start from an NVIDIA network pickle (fine-tuning)",
                                  "run", metavar="PATH")
     impl: str = _opt(AUTO, "stylegan_ops implementation: fused kernels, the PyTorch reference, or auto", "run",
-                     choices=("auto", "fused", "ref"))
+                     choices=IMPLS)
     metrics: str = _opt("", "metrics of G_ema computed at every snapshot, comma-separated: fid50k_full, kid50k_full, "
                             "pr50k3_full, ppl2_wend, swd16k, their aliases fid, kid, pr, ppl, swd, or other sizes "
                             "such as fid10k_full or swd2k (python -m stylegan.metrics --help); appended to "
@@ -139,12 +142,14 @@ class TrainingOptions:
 
 
 GROUPS = ("data", "run", "networks", "objectives", "augmentation", "optimization", "precision")
+PROG = "python -m stylegan.train"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line: one flag per TrainingOptions field; unspecified flags parse to None (see parse_args)."""
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The command line `prog`: one flag per TrainingOptions field; unspecified flags parse to None (see
+    parse_args)."""
     parser = argparse.ArgumentParser(
-        prog="python -m stylegan.train",
+        prog=prog,
         description="Train a StyleGAN2 or StyleGAN generator. With no arguments: a short run on the built-in "
                     "procedural dataset, written under runs/. Options marked auto are resolved from the data and "
                     "the machine; the resolved configuration is written to the run directory.",
@@ -171,9 +176,9 @@ def _parse_type(annotation):
     raise TypeError(f"no parser for {annotation}")
 
 
-def parse_args(argv=None) -> dict:
+def parse_args(argv=None, prog: str = PROG) -> dict:
     """Only the options given on the command line, as a dict (the rest come from a resumed run or the defaults)."""
-    return vars(build_parser().parse_args(argv))
+    return vars(build_parser(prog).parse_args(argv))
 
 
 def options_from(given: dict) -> TrainingOptions:

@@ -91,6 +91,12 @@ def list_snapshots(run_dir: PathLike) -> List[Path]:
     return [p for _, p in sorted(found)]
 
 
+def newest_snapshot(run_dir: PathLike) -> Optional[Path]:
+    """The newest complete snapshot of a run directory (by its image count), or None when it has none."""
+    snapshots = list_snapshots(run_dir)
+    return snapshots[-1] if snapshots else None
+
+
 def prune_snapshots(run_dir: PathLike, keep: int) -> List[Path]:
     """Deletes all but the `keep` newest snapshots (keep 0: none deleted); returns what it deleted."""
     if keep <= 0:
@@ -108,10 +114,10 @@ def resolve_snapshot(path: PathLike) -> Path:
         raise FileNotFoundError(f"resume: no such snapshot or run directory: {path}")
     if (path / STATE_FILE).is_file():
         return path
-    snapshots = list_snapshots(path)
-    if not snapshots:
+    snapshot = newest_snapshot(path)
+    if snapshot is None:
         raise FileNotFoundError(f"resume: {path} holds no complete snapshot (snapshot-NNNNNNNNN/ directories)")
-    return snapshots[-1]
+    return snapshot
 
 
 def read_snapshot(path: PathLike, device: Optional[torch.device] = None) -> Tuple[Dict[str, torch.nn.Module], dict]:

@@ -1,16 +1,16 @@
-// adain and style_epilogue: instance normalization of each (n, c) plane with a per-plane scale and bias, optionally
-// after StyleGAN's layer tail (noise, bias, lrelu, gain). Shared by the CPU and CUDA kernels.
+// adain and style_epilogue: instance normalization of each (n, c) plane with a per-plane style scale and bias,
+// optionally after StyleGAN's layer tail (noise, bias b, lrelu, gain). Shared by the CPU and CUDA kernels.
 //
-//   t = x                                                       (adain)
-//   t = lrelu(x + w[c] * noise[n, h, w] + b[c], alpha) * gain   (style_epilogue: the "pre-op")
-//   y = (t - mean(t)) * rstd * scale[n, c] + bias[n, c],    rstd = 1 / sqrt(var(t) + eps)
+//   t = x                                                                    (adain)
+//   t = lrelu(x + noise_strength[c] * noise[n, h, w] + b[c], alpha) * gain   (style_epilogue: the "pre-op")
+//   y = (t - mean(t)) * rstd * style_scale[n, c] + style_bias[n, c],    rstd = 1 / sqrt(var(t) + eps)
 //
 // mean and var are over the plane's H*W pixels (var is the biased, population variance). Backward, with
 // that = (t - mean) * rstd and sums over the plane:
-//   grad_scale = sum(dy * that),  grad_bias = sum(dy)
-//   dt = rstd * scale * (dy - grad_bias / HW - that * grad_scale / HW)
-//   grad_x = dt (adain), or dt * gain * (s > 0 ? 1 : alpha) with s = x + w * noise + b (style_epilogue)
-// The gradients of noise, w and b follow from grad_x by sums, outside the kernels.
+//   grad_style_scale = sum(dy * that),  grad_style_bias = sum(dy)
+//   dt = rstd * style_scale * (dy - grad_style_bias / HW - that * grad_style_scale / HW)
+//   grad_x = dt (adain), or dt * gain * (s > 0 ? 1 : alpha) with s = x + noise_strength * noise + b (style_epilogue)
+// The gradients of noise, noise_strength and b follow from grad_x by sums, outside the kernels.
 #pragma once
 
 #include <stdint.h>
@@ -20,50 +20,50 @@
 
 namespace stylegan_ops {
 
-struct InstanceNormParams {
+struct AdainParams {
     // Inputs. x, y, grad and grad_x are [N, C, H, W], all NCHW-contiguous or all channels_last.
     const void* x;
-    const void* noise;         // [N, 1, H, W], or null
-    const void* noise_weight;  // 1 or C values; null when noise is
-    const void* b;             // C values, or null
-    const void* scale;         // [N, C], contiguous
-    const void* bias;          // [N, C], contiguous (forward only)
-    const void* grad;          // backward: the gradient of y
+    const void* noise;           // [N, 1, H, W], or null
+    const void* noise_strength;  // 1 or C values; null when noise is
+    const void* b;               // C values, or null
+    const void* style_scale;     // [N, C], contiguous
+    const void* style_bias;      // [N, C], contiguous (forward only)
+    const void* grad;            // backward: the gradient of y
     // Per-plane statistics, in the accumulation type: written by the forward, read by the backward.
     void* mean;
     void* rstd;
     // Outputs.
-    void* y;           // forward
-    void* grad_x;      // backward
-    void* grad_scale;  // backward, [N, C] in the dtype of x
-    void* grad_bias;   // backward, [N, C] in the dtype of x
+    void* y;                 // forward
+    void* grad_x;            // backward
+    void* grad_style_scale;  // backward, [N, C] in the dtype of x
+    void* grad_style_bias;   // backward, [N, C] in the dtype of x
     int64_t batch, channels, height, width;
     int64_t noise_batch_stride;  // noise planes are contiguous H*W; image n's starts at n * noise_batch_stride
-    bool noise_weight_per_channel;
+    bool noise_strength_per_channel;
     bool pre_op;  // style_epilogue's tail before the normalization
     bool channels_last;
     double alpha, gain, eps;
     DType dtype;
 };
 
-// s = x + weight * noise + b, rounded the same way on every device and in every kernel (mul_rn): the kernels
+// s = x + strength * noise + b, rounded the same way on every device and in every kernel (mul_rn): the kernels
 // compute t in two passes and rely on getting the same bits, e.g. a constant plane must normalize to exactly zero.
 template <typename S>
-SG_HD S style_pre_op_input(S x, S noise, S weight, S b) {
-    return x + mul_rn(weight, noise) + b;
+SG_HD S style_pre_op_input(S x, S noise, S strength, S b) {
+    return x + mul_rn(strength, noise) + b;
 }
 
-// The pre-op on one element, in the accumulation type S: t from x and the plane's noise value, weight and bias.
+// The pre-op on one element, in the accumulation type S: t from x and the plane's noise value, noise strength and b.
 template <typename S>
-SG_HD S style_pre_op(S x, S noise, S weight, S b, S alpha, S gain) {
-    const S s = style_pre_op_input(x, noise, weight, b);
+SG_HD S style_pre_op(S x, S noise, S strength, S b, S alpha, S gain) {
+    const S s = style_pre_op_input(x, noise, strength, b);
     return ((s > S(0)) ? s : s * alpha) * gain;
 }
 
-// dt/ds of the pre-op at s = x + weight * noise + b.
+// dt/ds of the pre-op at s = x + strength * noise + b.
 template <typename S>
-SG_HD S style_pre_op_slope(S x, S noise, S weight, S b, S alpha, S gain) {
-    const S s = style_pre_op_input(x, noise, weight, b);
+SG_HD S style_pre_op_slope(S x, S noise, S strength, S b, S alpha, S gain) {
+    const S s = style_pre_op_input(x, noise, strength, b);
     return (s > S(0)) ? gain : gain * alpha;
 }
 

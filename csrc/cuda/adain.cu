@@ -15,7 +15,7 @@
 
 #include <type_traits>
 
-#include "../common/instance_norm.h"
+#include "../common/adain.h"
 #include "element_types.cuh"
 #include "kernel_launch.cuh"
 #include "launch.cuh"
@@ -45,7 +45,7 @@ struct Tiling {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-Tiling make_tiling(const InstanceNormParams& p) {
+Tiling make_tiling(const AdainParams& p) {
     const int64_t hw = p.height * p.width;
     Tiling t{};
     if (p.channels_last) {
@@ -72,9 +72,9 @@ struct PlaneView {
     int64_t n, c;
     int64_t base, stride;  // element (plane, pixel) of x is at base + pixel * stride
     const T* noise;        // the image's noise plane, or null
-    S weight, b;
+    S strength, b;
 
-    __device__ PlaneView(const InstanceNormParams& p, const Tiling& t, int64_t group, int lane) {
+    __device__ PlaneView(const AdainParams& p, const Tiling& t, int64_t group, int lane) {
         const int64_t hw = p.height * p.width;
         if (p.channels_last) {
             const int64_t channel_groups = ceil_div_device(p.channels, kChannelLanes);
@@ -92,19 +92,20 @@ struct PlaneView {
             stride = 1;
         }
         noise = p.noise != nullptr ? static_cast<const T*>(p.noise) + n * p.noise_batch_stride : nullptr;
-        const T* w = static_cast<const T*>(p.noise_weight);
-        const T* bias = static_cast<const T*>(p.b);
-        weight = (plane >= 0 && w != nullptr) ? to_acc(w[p.noise_weight_per_channel ? c : 0]) : S(0);
-        b = (plane >= 0 && bias != nullptr) ? to_acc(bias[c]) : S(0);
+        const T* strength_in = static_cast<const T*>(p.noise_strength);
+        const T* b_in = static_cast<const T*>(p.b);
+        strength = (plane >= 0 && strength_in != nullptr) ? to_acc(strength_in[p.noise_strength_per_channel ? c : 0])
+                                                          : S(0);
+        b = (plane >= 0 && b_in != nullptr) ? to_acc(b_in[c]) : S(0);
     }
 
     static __device__ int64_t ceil_div_device(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
     // t at `pixel`, from x value xv.
-    __device__ S value(const InstanceNormParams& p, S xv, int64_t pixel) const {
+    __device__ S value(const AdainParams& p, S xv, int64_t pixel) const {
         if (!p.pre_op) return xv;
         const S nz = noise != nullptr ? to_acc(noise[pixel]) : S(0);
-        return style_pre_op(xv, nz, weight, b, S(p.alpha), S(p.gain));
+        return style_pre_op(xv, nz, strength, b, S(p.alpha), S(p.gain));
     }
 };
 
@@ -113,20 +114,20 @@ struct Lanes {
     int plane, pixel;
 };
 
-__device__ Lanes thread_lanes(const InstanceNormParams& p, const Tiling& t) {
+__device__ Lanes thread_lanes(const AdainParams& p, const Tiling& t) {
     const int tid = threadIdx.x;
     if (p.channels_last) return Lanes{tid % t.planes_per_block, tid / t.planes_per_block};
     return Lanes{tid / t.lanes, tid % t.lanes};
 }
 
-__device__ int shared_index(const InstanceNormParams& p, const Tiling& t, int plane_lane, int pixel_lane) {
+__device__ int shared_index(const AdainParams& p, const Tiling& t, int plane_lane, int pixel_lane) {
     return p.channels_last ? pixel_lane * t.planes_per_block + plane_lane : plane_lane * t.lanes + pixel_lane;
 }
 
 // Merges the states of the J pixel lanes of each plane lane in a fixed tree; the result lands at pixel lane 0.
 // Every thread of the block must call it.
 template <typename State>
-__device__ void merge_lanes(const InstanceNormParams& p, const Tiling& t, Lanes me, State* shared) {
+__device__ void merge_lanes(const AdainParams& p, const Tiling& t, Lanes me, State* shared) {
     for (int stride = t.lanes / 2; stride > 0; stride /= 2) {
         __syncthreads();
         if (me.pixel < stride) {
@@ -141,12 +142,12 @@ struct Workspace {
     void* partials;  // [groups * planes_per_block * chunks] states (indexed by plane * chunks + chunk)
     void* shift;     // forward: t0 per plane
     void* first;     // forward: mean offset from t0; backward: mean of dy
-    void* second;    // forward: rstd * scale; backward: mean of dy * that
-    void* third;     // backward: rstd * scale
+    void* second;    // forward: rstd * style_scale; backward: mean of dy * that
+    void* third;     // backward: rstd * style_scale
 };
 
 template <typename T, bool kForward>
-__global__ void __launch_bounds__(kThreads) partials_kernel(InstanceNormParams p, Tiling t, Workspace ws) {
+__global__ void __launch_bounds__(kThreads) partials_kernel(AdainParams p, Tiling t, Workspace ws) {
     using S = acc_t<T>;
     using State = typename std::conditional<kForward, MeanVar<S>, GradSums<S>>::type;
     __shared__ State shared[kThreads];
@@ -200,10 +201,10 @@ __global__ void __launch_bounds__(kThreads) partials_kernel(InstanceNormParams p
 }
 
 template <typename T, bool kForward>
-__global__ void __launch_bounds__(kThreads) finalize_kernel(InstanceNormParams p, Tiling t, Workspace ws) {
+__global__ void __launch_bounds__(kThreads) finalize_kernel(AdainParams p, Tiling t, Workspace ws) {
     using S = acc_t<T>;
     const int64_t planes = p.batch * p.channels;
-    const T* scale = static_cast<const T*>(p.scale);
+    const T* style_scale = static_cast<const T*>(p.style_scale);
     for (int64_t plane = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; plane < planes;
          plane += int64_t(gridDim.x) * blockDim.x) {
         if constexpr (kForward) {
@@ -214,32 +215,32 @@ __global__ void __launch_bounds__(kThreads) finalize_kernel(InstanceNormParams p
             static_cast<S*>(p.mean)[plane] = static_cast<const S*>(ws.shift)[plane] + mv.mean;
             static_cast<S*>(p.rstd)[plane] = rstd;
             static_cast<S*>(ws.first)[plane] = mv.mean;
-            static_cast<S*>(ws.second)[plane] = rstd * to_acc(scale[plane]);
+            static_cast<S*>(ws.second)[plane] = rstd * to_acc(style_scale[plane]);
         } else {
             const GradSums<S>* partials = static_cast<const GradSums<S>*>(ws.partials) + plane * t.chunks;
             GradSums<S> sums = partials[0];
             for (int64_t k = 1; k < t.chunks; ++k) sums = sums.merge(partials[k]);
             const S hw = S(p.height * p.width);
-            static_cast<T*>(p.grad_scale)[plane] = from_acc<T>(sums.dy_that);
-            static_cast<T*>(p.grad_bias)[plane] = from_acc<T>(sums.dy);
+            static_cast<T*>(p.grad_style_scale)[plane] = from_acc<T>(sums.dy_that);
+            static_cast<T*>(p.grad_style_bias)[plane] = from_acc<T>(sums.dy);
             static_cast<S*>(ws.first)[plane] = sums.dy / hw;
             static_cast<S*>(ws.second)[plane] = sums.dy_that / hw;
-            static_cast<S*>(ws.third)[plane] = static_cast<const S*>(p.rstd)[plane] * to_acc(scale[plane]);
+            static_cast<S*>(ws.third)[plane] = static_cast<const S*>(p.rstd)[plane] * to_acc(style_scale[plane]);
         }
     }
 }
 
 template <typename T, bool kForward, typename I>
-__device__ __forceinline__ void apply_range(const InstanceNormParams& p, const Workspace& ws, int64_t vec_count) {
+__device__ __forceinline__ void apply_range(const AdainParams& p, const Workspace& ws, int64_t vec_count) {
     using S = acc_t<T>;
     using V = Vec16<T>;
     constexpr int kVec = V::kSize;
     const T* x = static_cast<const T*>(p.x);
     const T* grad = static_cast<const T*>(p.grad);
     const T* noise = static_cast<const T*>(p.noise);
-    const T* w = static_cast<const T*>(p.noise_weight);
+    const T* noise_strength = static_cast<const T*>(p.noise_strength);
     const T* b = static_cast<const T*>(p.b);
-    const T* bias = static_cast<const T*>(p.bias);
+    const T* style_bias = static_cast<const T*>(p.style_bias);
     T* out = static_cast<T*>(kForward ? p.y : p.grad_x);
     const S* shift = static_cast<const S*>(ws.shift);
     const S* first = static_cast<const S*>(ws.first);
@@ -254,19 +255,20 @@ __device__ __forceinline__ void apply_range(const InstanceNormParams& p, const W
     // One output element at (n, c, pixel) from its x value (and dy value in the backward).
     auto element = [&](S xv, S dy, I n, I c, I pixel) -> T {
         const int64_t plane = int64_t(n) * p.channels + c;
-        S nz = S(0), weight = S(0), bc = S(0);
+        S nz = S(0), strength = S(0), bc = S(0);
         if (p.pre_op) {
             nz = noise != nullptr ? to_acc(noise[int64_t(n) * p.noise_batch_stride + pixel]) : S(0);
-            weight = w != nullptr ? to_acc(w[p.noise_weight_per_channel ? c : I(0)]) : S(0);
+            strength =
+                noise_strength != nullptr ? to_acc(noise_strength[p.noise_strength_per_channel ? c : I(0)]) : S(0);
             bc = b != nullptr ? to_acc(b[c]) : S(0);
         }
-        const S t = p.pre_op ? style_pre_op(xv, nz, weight, bc, alpha, gain) : xv;
+        const S t = p.pre_op ? style_pre_op(xv, nz, strength, bc, alpha, gain) : xv;
         if constexpr (kForward) {
-            return from_acc<T>(((t - shift[plane]) - first[plane]) * second[plane] + to_acc(bias[plane]));
+            return from_acc<T>(((t - shift[plane]) - first[plane]) * second[plane] + to_acc(style_bias[plane]));
         } else {
             const S that = (t - mean[plane]) * rstd[plane];
             const S dt = third[plane] * (dy - first[plane] - that * second[plane]);
-            const S slope = p.pre_op ? style_pre_op_slope(xv, nz, weight, bc, alpha, gain) : S(1);
+            const S slope = p.pre_op ? style_pre_op_slope(xv, nz, strength, bc, alpha, gain) : S(1);
             return from_acc<T>(dt * slope);
         }
     };
@@ -295,7 +297,7 @@ __device__ __forceinline__ void apply_range(const InstanceNormParams& p, const W
 }
 
 template <typename T, bool kForward>
-__global__ void __launch_bounds__(kThreads, 4) apply_kernel(InstanceNormParams p, Workspace ws, int64_t vec_count) {
+__global__ void __launch_bounds__(kThreads, 4) apply_kernel(AdainParams p, Workspace ws, int64_t vec_count) {
     if (p.batch * p.channels * p.height * p.width <= int64_t(UINT32_MAX)) apply_range<T, kForward, uint32_t>(p, ws, vec_count);
     else apply_range<T, kForward, uint64_t>(p, ws, vec_count);
 }
@@ -308,7 +310,7 @@ struct WorkspaceLayout {
 size_t align16(size_t n) { return (n + 15) / 16 * 16; }
 
 template <typename S>
-WorkspaceLayout workspace_layout(const InstanceNormParams& p, const Tiling& t) {
+WorkspaceLayout workspace_layout(const AdainParams& p, const Tiling& t) {
     const size_t states = size_t(p.batch * p.channels) * size_t(t.chunks);
     const size_t state_size = sizeof(MeanVar<S>) > sizeof(GradSums<S>) ? sizeof(MeanVar<S>) : sizeof(GradSums<S>);
     WorkspaceLayout l;
@@ -319,7 +321,7 @@ WorkspaceLayout workspace_layout(const InstanceNormParams& p, const Tiling& t) {
 }
 
 template <typename T, bool kForward>
-cudaError_t launch_typed(const InstanceNormParams& p, void* workspace, cudaStream_t stream) {
+cudaError_t launch_typed(const AdainParams& p, void* workspace, cudaStream_t stream) {
     using S = acc_t<T>;
     const Tiling t = make_tiling(p);
     const WorkspaceLayout l = workspace_layout<S>(p, t);
@@ -345,7 +347,7 @@ cudaError_t launch_typed(const InstanceNormParams& p, void* workspace, cudaStrea
 }
 
 template <bool kForward>
-cudaError_t launch(const InstanceNormParams& p, void* workspace, cudaStream_t stream) {
+cudaError_t launch(const AdainParams& p, void* workspace, cudaStream_t stream) {
     if (p.batch * p.channels * p.height * p.width == 0) return cudaSuccess;
     return dispatch_dtype(p.dtype, [&](auto type_tag) -> cudaError_t {
         return launch_typed<decltype(type_tag), kForward>(p, workspace, stream);
@@ -354,16 +356,16 @@ cudaError_t launch(const InstanceNormParams& p, void* workspace, cudaStream_t st
 
 }  // namespace
 
-size_t instance_norm_workspace_bytes(const InstanceNormParams& p) {
+size_t adain_workspace_bytes(const AdainParams& p) {
     const Tiling t = make_tiling(p);
     return p.dtype == DType::Float64 ? workspace_layout<double>(p, t).total : workspace_layout<float>(p, t).total;
 }
 
-cudaError_t launch_instance_norm_forward(const InstanceNormParams& p, void* workspace, cudaStream_t stream) {
+cudaError_t launch_adain_forward(const AdainParams& p, void* workspace, cudaStream_t stream) {
     return launch<true>(p, workspace, stream);
 }
 
-cudaError_t launch_instance_norm_backward(const InstanceNormParams& p, void* workspace, cudaStream_t stream) {
+cudaError_t launch_adain_gradients(const AdainParams& p, void* workspace, cudaStream_t stream) {
     return launch<false>(p, workspace, stream);
 }
 

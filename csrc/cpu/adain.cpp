@@ -15,7 +15,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "../instance_norm_impl.h"
+#include "../adain_impl.h"
 #include "lane_sums.h"
 #include "multiversion.h"
 
@@ -27,29 +27,30 @@ constexpr int64_t kChunk = 4096;       // values summed in the accumulation type
 constexpr int64_t kChannelBlock = 64;  // channels per channels_last task
 constexpr int64_t kPlaneBlock = 64;    // small NCHW planes handled together
 
-// The layer inputs of one call: x, noise, and the per-channel noise weight and bias of the pre-op (0 when absent).
+// The layer inputs of one call: x, noise, and the per-channel noise strength and bias b of the pre-op (0 when
+// absent).
 template <typename T>
 struct LayerInputs {
     using S = at::opmath_type<T>;
-    const InstanceNormParams& p;
+    const AdainParams& p;
     const T* x;
     const T* noise;
-    std::vector<S> weight, bias;
+    std::vector<S> strength, b;
     S alpha, gain;
 
-    explicit LayerInputs(const InstanceNormParams& params)
+    explicit LayerInputs(const AdainParams& params)
         : p(params),
           x(static_cast<const T*>(params.x)),
           noise(static_cast<const T*>(params.noise)),
-          weight(params.channels, S(0)),
-          bias(params.channels, S(0)),
+          strength(params.channels, S(0)),
+          b(params.channels, S(0)),
           alpha(S(params.alpha)),
           gain(S(params.gain)) {
-        const T* w = static_cast<const T*>(params.noise_weight);
-        const T* b = static_cast<const T*>(params.b);
+        const T* strength_in = static_cast<const T*>(params.noise_strength);
+        const T* b_in = static_cast<const T*>(params.b);
         for (int64_t c = 0; c < params.channels; ++c) {
-            if (w != nullptr) weight[c] = S(w[params.noise_weight_per_channel ? c : 0]);
-            if (b != nullptr) bias[c] = S(b[c]);
+            if (strength_in != nullptr) strength[c] = S(strength_in[params.noise_strength_per_channel ? c : 0]);
+            if (b_in != nullptr) b[c] = S(b_in[c]);
         }
     }
 
@@ -65,13 +66,13 @@ struct LayerInputs {
 template <typename T>
 using PlaneScratch = std::vector<at::opmath_type<T>>;
 
-// t of one NCHW plane (x, the image's noise plane or null, the channel's weight and bias) into out.
+// t of one NCHW plane (x, the image's noise plane or null, the channel's noise strength and b) into out.
 template <bool kPre, typename T, typename S>
-void plane_values(const T* __restrict x, const T* __restrict noise, S weight, S b, S alpha, S gain, int64_t n,
+void plane_values(const T* __restrict x, const T* __restrict noise, S strength, S b, S alpha, S gain, int64_t n,
                   S* __restrict out) {
     for (int64_t i = 0; i < n; ++i) {
         const S nz = (kPre && noise != nullptr) ? S(noise[i]) : S(0);
-        out[i] = kPre ? style_pre_op(S(x[i]), nz, weight, b, alpha, gain) : S(x[i]);
+        out[i] = kPre ? style_pre_op(S(x[i]), nz, strength, b, alpha, gain) : S(x[i]);
     }
 }
 
@@ -105,29 +106,29 @@ void gradient_sums(const T* __restrict dy, const S* __restrict that, int64_t n, 
 
 // One NCHW plane: its statistics and normalized output. t is scratch for the plane's pre-op values.
 template <bool kPre, typename T, typename S>
-SG_CPU_MULTIVERSION void forward_plane(const T* __restrict x, const T* __restrict noise, S weight, S b, S alpha,
-                                       S gain, S scale, S bias, D eps, int64_t hw, S* __restrict t, T* __restrict y,
-                                       S& mean_out, S& rstd_out) {
-    plane_values<kPre>(x, noise, weight, b, alpha, gain, hw, t);
+SG_CPU_MULTIVERSION void forward_plane(const T* __restrict x, const T* __restrict noise, S strength, S b, S alpha,
+                                       S gain, S style_scale, S style_bias, D eps, int64_t hw, S* __restrict t,
+                                       T* __restrict y, S& mean_out, S& rstd_out) {
+    plane_values<kPre>(x, noise, strength, b, alpha, gain, hw, t);
     const S shift = t[0];
     const MeanVar<D> mv = plane_statistics(t, hw);
     const S offset = S(mv.mean - D(shift)), rstd = S(mv.rstd(double(eps)));
     mean_out = S(mv.mean);
     rstd_out = rstd;
-    const S a = rstd * scale;
-    for (int64_t i = 0; i < hw; ++i) y[i] = T(((t[i] - shift) - offset) * a + bias);
+    const S a = rstd * style_scale;
+    for (int64_t i = 0; i < hw; ++i) y[i] = T(((t[i] - shift) - offset) * a + style_bias);
 }
 
 // NCHW planes of at most kChunk pixels, `count` (<= kPlaneBlock) of them from plane `first`: first the sums of all
 // of them, then their mean and rstd in one vectorizable loop (so that no plane waits on its own square root), then
 // their outputs. t holds count * HW pre-op values.
 template <bool kPre, typename T>
-SG_CPU_MULTIVERSION void forward_small_planes(const InstanceNormParams& p, const LayerInputs<T>& in,
+SG_CPU_MULTIVERSION void forward_small_planes(const AdainParams& p, const LayerInputs<T>& in,
                                               PlaneScratch<T>& scratch, int64_t first, int64_t count) {
     using S = at::opmath_type<T>;
     const int64_t C = p.channels, HW = p.height * p.width;
-    const T* scale = static_cast<const T*>(p.scale) + first;
-    const T* bias = static_cast<const T*>(p.bias) + first;
+    const T* style_scale = static_cast<const T*>(p.style_scale) + first;
+    const T* style_bias = static_cast<const T*>(p.style_bias) + first;
     S* mean_out = static_cast<S*>(p.mean) + first;
     S* rstd_out = static_cast<S*>(p.rstd) + first;
     S shift[kPlaneBlock], s1[kPlaneBlock], s2[kPlaneBlock], a[kPlaneBlock];
@@ -135,7 +136,7 @@ SG_CPU_MULTIVERSION void forward_small_planes(const InstanceNormParams& p, const
     for (int64_t k = 0; k < count; ++k) {
         const int64_t plane = first + k, n = plane / C, c = plane % C;
         S* tk = t + k * HW;
-        plane_values<kPre>(in.x + plane * HW, in.noise_plane(n), in.weight[c], in.bias[c], in.alpha, in.gain, HW, tk);
+        plane_values<kPre>(in.x + plane * HW, in.noise_plane(n), in.strength[c], in.b[c], in.alpha, in.gain, HW, tk);
         shift[k] = tk[0];
         shifted_sums(tk, HW, shift[k], s1[k], s2[k]);
     }
@@ -147,22 +148,22 @@ SG_CPU_MULTIVERSION void forward_small_planes(const InstanceNormParams& p, const
         s1[k] = d;  // now the mean's offset from the shift
         mean_out[k] = shift[k] + d;
         rstd_out[k] = rstd;
-        a[k] = rstd * S(scale[k]);
+        a[k] = rstd * S(style_scale[k]);
     }
     T* y = static_cast<T*>(p.y) + first * HW;
     for (int64_t k = 0; k < count; ++k) {
         const S* tk = t + k * HW;
-        const S sk = shift[k], offset = s1[k], ak = a[k], bk = S(bias[k]);
+        const S sk = shift[k], offset = s1[k], ak = a[k], bk = S(style_bias[k]);
         T* __restrict yk = y + k * HW;
         for (int64_t i = 0; i < HW; ++i) yk[i] = T(((tk[i] - sk) - offset) * ak + bk);
     }
 }
 
 template <typename T, bool kPre>
-void forward_planes(const InstanceNormParams& p, const LayerInputs<T>& in) {
+void forward_planes(const AdainParams& p, const LayerInputs<T>& in) {
     using S = at::opmath_type<T>;
-    const T* scale = static_cast<const T*>(p.scale);
-    const T* bias = static_cast<const T*>(p.bias);
+    const T* style_scale = static_cast<const T*>(p.style_scale);
+    const T* style_bias = static_cast<const T*>(p.style_bias);
     T* y = static_cast<T*>(p.y);
     S* mean_out = static_cast<S*>(p.mean);
     S* rstd_out = static_cast<S*>(p.rstd);
@@ -182,57 +183,59 @@ void forward_planes(const InstanceNormParams& p, const LayerInputs<T>& in) {
         PlaneScratch<T> scratch(HW);
         for (int64_t plane = begin; plane < end; ++plane) {
             const int64_t n = plane / C, c = plane % C;
-            forward_plane<kPre>(in.x + plane * HW, in.noise_plane(n), in.weight[c], in.bias[c], in.alpha, in.gain,
-                                S(scale[plane]), S(bias[plane]), D(p.eps), HW, scratch.data(), y + plane * HW,
-                                mean_out[plane], rstd_out[plane]);
+            forward_plane<kPre>(in.x + plane * HW, in.noise_plane(n), in.strength[c], in.b[c], in.alpha, in.gain,
+                                S(style_scale[plane]), S(style_bias[plane]), D(p.eps), HW, scratch.data(),
+                                y + plane * HW, mean_out[plane], rstd_out[plane]);
         }
     });
 }
 
-// One NCHW plane of the backward: grad_x, and the plane's grad_scale and grad_bias. that is scratch.
+// One NCHW plane of the backward: grad_x, and the plane's grad_style_scale and grad_style_bias. that is
+// scratch.
 template <bool kPre, typename T, typename S>
 SG_CPU_MULTIVERSION void backward_plane(const T* __restrict x, const T* __restrict grad, const T* __restrict noise,
-                                        S weight, S b, S alpha, S gain, S scale, S mean, S rstd, int64_t hw,
-                                        S* __restrict that, T* __restrict grad_x, T& grad_scale, T& grad_bias) {
-    plane_values<kPre>(x, noise, weight, b, alpha, gain, hw, that);
+                                        S strength, S b, S alpha, S gain, S style_scale, S mean, S rstd, int64_t hw,
+                                        S* __restrict that, T* __restrict grad_x, T& grad_style_scale,
+                                        T& grad_style_bias) {
+    plane_values<kPre>(x, noise, strength, b, alpha, gain, hw, that);
     for (int64_t i = 0; i < hw; ++i) that[i] = (that[i] - mean) * rstd;
     D sum_dy, sum_dy_that;
     gradient_sums(grad, that, hw, sum_dy, sum_dy_that);
-    grad_scale = T(sum_dy_that);
-    grad_bias = T(sum_dy);
-    const S coef = rstd * scale, mean_dy = S(sum_dy / D(hw)), mean_dy_that = S(sum_dy_that / D(hw));
+    grad_style_scale = T(sum_dy_that);
+    grad_style_bias = T(sum_dy);
+    const S coef = rstd * style_scale, mean_dy = S(sum_dy / D(hw)), mean_dy_that = S(sum_dy_that / D(hw));
     for (int64_t i = 0; i < hw; ++i) {
         const S nz = (kPre && noise != nullptr) ? S(noise[i]) : S(0);
-        const S slope = kPre ? style_pre_op_slope(S(x[i]), nz, weight, b, alpha, gain) : S(1);
+        const S slope = kPre ? style_pre_op_slope(S(x[i]), nz, strength, b, alpha, gain) : S(1);
         grad_x[i] = T(coef * (S(grad[i]) - mean_dy - that[i] * mean_dy_that) * slope);
     }
 }
 
 template <typename T, bool kPre>
-void backward_planes(const InstanceNormParams& p, const LayerInputs<T>& in) {
+void backward_planes(const AdainParams& p, const LayerInputs<T>& in) {
     using S = at::opmath_type<T>;
     const T* grad = static_cast<const T*>(p.grad);
-    const T* scale = static_cast<const T*>(p.scale);
+    const T* style_scale = static_cast<const T*>(p.style_scale);
     const S* mean = static_cast<const S*>(p.mean);
     const S* rstd = static_cast<const S*>(p.rstd);
     T* grad_x = static_cast<T*>(p.grad_x);
-    T* grad_scale = static_cast<T*>(p.grad_scale);
-    T* grad_bias = static_cast<T*>(p.grad_bias);
+    T* grad_style_scale = static_cast<T*>(p.grad_style_scale);
+    T* grad_style_bias = static_cast<T*>(p.grad_style_bias);
     const int64_t C = p.channels, HW = p.height * p.width;
     at::parallel_for(0, p.batch * C, std::max<int64_t>(1, (1 << 14) / HW), [&](int64_t begin, int64_t end) {
         PlaneScratch<T> scratch(HW);
         for (int64_t plane = begin; plane < end; ++plane) {
             const int64_t n = plane / C, c = plane % C;
-            backward_plane<kPre>(in.x + plane * HW, grad + plane * HW, in.noise_plane(n), in.weight[c], in.bias[c],
-                                 in.alpha, in.gain, S(scale[plane]), mean[plane], rstd[plane], HW, scratch.data(),
-                                 grad_x + plane * HW, grad_scale[plane], grad_bias[plane]);
+            backward_plane<kPre>(in.x + plane * HW, grad + plane * HW, in.noise_plane(n), in.strength[c], in.b[c],
+                                 in.alpha, in.gain, S(style_scale[plane]), mean[plane], rstd[plane], HW, scratch.data(),
+                                 grad_x + plane * HW, grad_style_scale[plane], grad_style_bias[plane]);
         }
     });
 }
 
 // Channels_last: calls body(n, c0, nc) for every (image, block of channels) task.
 template <typename F>
-void for_each_channel_block(const InstanceNormParams& p, F&& body) {
+void for_each_channel_block(const AdainParams& p, F&& body) {
     const int64_t blocks = (p.channels + kChannelBlock - 1) / kChannelBlock;
     at::parallel_for(0, p.batch * blocks, 1, [&](int64_t begin, int64_t end) {
         for (int64_t task = begin; task < end; ++task) {
@@ -244,24 +247,24 @@ void for_each_channel_block(const InstanceNormParams& p, F&& body) {
 
 // One channels_last task: image n, channels c0 .. c0 + nc.
 template <typename T, bool kPre>
-SG_CPU_MULTIVERSION void forward_channel_block(const InstanceNormParams& p, const LayerInputs<T>& in, int64_t n,
+SG_CPU_MULTIVERSION void forward_channel_block(const AdainParams& p, const LayerInputs<T>& in, int64_t n,
                                                int64_t c0, int64_t nc) {
     using S = at::opmath_type<T>;
-    const T* scale = static_cast<const T*>(p.scale);
-    const T* bias = static_cast<const T*>(p.bias);
+    const T* style_scale = static_cast<const T*>(p.style_scale);
+    const T* style_bias = static_cast<const T*>(p.style_bias);
     T* y = static_cast<T*>(p.y);
     S* mean_out = static_cast<S*>(p.mean);
     S* rstd_out = static_cast<S*>(p.rstd);
     const int64_t C = p.channels, HW = p.height * p.width;
     S shift[kChannelBlock], s1[kChannelBlock], s2[kChannelBlock], offset[kChannelBlock], a[kChannelBlock],
-        b[kChannelBlock];
+        style_b[kChannelBlock];
     D sum[kChannelBlock] = {}, sum_sq[kChannelBlock] = {};
-    const S* __restrict weight = in.weight.data() + c0;
-    const S* __restrict pre_bias = in.bias.data() + c0;
+    const S* __restrict strength = in.strength.data() + c0;
+    const S* __restrict b = in.b.data() + c0;
     const S alpha = in.alpha, gain = in.gain;
     const T* xn = in.x + n * HW * C + c0;
     auto t_at = [&](const T* xq, S nz, int64_t k) {
-        return kPre ? style_pre_op(S(xq[k]), nz, weight[k], pre_bias[k], alpha, gain) : S(xq[k]);
+        return kPre ? style_pre_op(S(xq[k]), nz, strength[k], b[k], alpha, gain) : S(xq[k]);
     };
     for (int64_t k = 0; k < nc; ++k) shift[k] = t_at(xn, in.noise_at(n, 0), k);
     for (int64_t q0 = 0; q0 < HW; q0 += kChunk) {
@@ -288,49 +291,49 @@ SG_CPU_MULTIVERSION void forward_channel_block(const InstanceNormParams& p, cons
         const S rstd = S(mv.rstd(p.eps));
         mean_out[plane] = S(mv.mean);
         rstd_out[plane] = rstd;
-        a[k] = rstd * S(scale[plane]);
-        b[k] = S(bias[plane]);
+        a[k] = rstd * S(style_scale[plane]);
+        style_b[k] = S(style_bias[plane]);
     }
     T* yn = y + n * HW * C + c0;
     for (int64_t q = 0; q < HW; ++q) {
         const S nz = kPre ? in.noise_at(n, q) : S(0);
         const T* xq = xn + q * C;
         T* __restrict yq = yn + q * C;
-        for (int64_t k = 0; k < nc; ++k) yq[k] = T(((t_at(xq, nz, k) - shift[k]) - offset[k]) * a[k] + b[k]);
+        for (int64_t k = 0; k < nc; ++k) yq[k] = T(((t_at(xq, nz, k) - shift[k]) - offset[k]) * a[k] + style_b[k]);
     }
 }
 
 template <typename T, bool kPre>
-void forward_channels_last(const InstanceNormParams& p, const LayerInputs<T>& in) {
+void forward_channels_last(const AdainParams& p, const LayerInputs<T>& in) {
     for_each_channel_block(p, [&](int64_t n, int64_t c0, int64_t nc) {
         forward_channel_block<T, kPre>(p, in, n, c0, nc);
     });
 }
 
 template <typename T, bool kPre>
-SG_CPU_MULTIVERSION void backward_channel_block(const InstanceNormParams& p, const LayerInputs<T>& in, int64_t n,
+SG_CPU_MULTIVERSION void backward_channel_block(const AdainParams& p, const LayerInputs<T>& in, int64_t n,
                                                 int64_t c0, int64_t nc) {
     using S = at::opmath_type<T>;
     const T* grad = static_cast<const T*>(p.grad);
-    const T* scale = static_cast<const T*>(p.scale);
+    const T* style_scale = static_cast<const T*>(p.style_scale);
     const S* mean_in = static_cast<const S*>(p.mean);
     const S* rstd_in = static_cast<const S*>(p.rstd);
     T* grad_x = static_cast<T*>(p.grad_x);
-    T* grad_scale = static_cast<T*>(p.grad_scale);
-    T* grad_bias = static_cast<T*>(p.grad_bias);
+    T* grad_style_scale = static_cast<T*>(p.grad_style_scale);
+    T* grad_style_bias = static_cast<T*>(p.grad_style_bias);
     const int64_t C = p.channels, HW = p.height * p.width;
     S s1[kChannelBlock], s2[kChannelBlock], coef[kChannelBlock], mean_dy[kChannelBlock],
         mean_dy_that[kChannelBlock];
     D sum_dy[kChannelBlock] = {}, sum_dy_that[kChannelBlock] = {};
-    const S* __restrict weight = in.weight.data() + c0;
-    const S* __restrict pre_bias = in.bias.data() + c0;
+    const S* __restrict strength = in.strength.data() + c0;
+    const S* __restrict b = in.b.data() + c0;
     const S alpha = in.alpha, gain = in.gain;
     const S* __restrict mean = mean_in + n * C + c0;
     const S* __restrict rstd = rstd_in + n * C + c0;
     const T* xn = in.x + n * HW * C + c0;
     const T* gn = grad + n * HW * C + c0;
     auto that_at = [&](const T* xq, S nz, int64_t k) {
-        const S t = kPre ? style_pre_op(S(xq[k]), nz, weight[k], pre_bias[k], alpha, gain) : S(xq[k]);
+        const S t = kPre ? style_pre_op(S(xq[k]), nz, strength[k], b[k], alpha, gain) : S(xq[k]);
         return (t - mean[k]) * rstd[k];
     };
     for (int64_t q0 = 0; q0 < HW; q0 += kChunk) {
@@ -353,9 +356,9 @@ SG_CPU_MULTIVERSION void backward_channel_block(const InstanceNormParams& p, con
     }
     for (int64_t k = 0; k < nc; ++k) {
         const int64_t plane = n * C + c0 + k;
-        grad_scale[plane] = T(sum_dy_that[k]);
-        grad_bias[plane] = T(sum_dy[k]);
-        coef[k] = rstd[k] * S(scale[plane]);
+        grad_style_scale[plane] = T(sum_dy_that[k]);
+        grad_style_bias[plane] = T(sum_dy[k]);
+        coef[k] = rstd[k] * S(style_scale[plane]);
         mean_dy[k] = S(sum_dy[k] / D(HW));
         mean_dy_that[k] = S(sum_dy_that[k] / D(HW));
     }
@@ -367,22 +370,22 @@ SG_CPU_MULTIVERSION void backward_channel_block(const InstanceNormParams& p, con
         T* __restrict dxq = dxn + q * C;
         for (int64_t k = 0; k < nc; ++k) {
             const S slope =
-                kPre ? style_pre_op_slope(S(xq[k]), nz, weight[k], pre_bias[k], alpha, gain) : S(1);
+                kPre ? style_pre_op_slope(S(xq[k]), nz, strength[k], b[k], alpha, gain) : S(1);
             dxq[k] = T(coef[k] * (S(gq[k]) - mean_dy[k] - that_at(xq, nz, k) * mean_dy_that[k]) * slope);
         }
     }
 }
 
 template <typename T, bool kPre>
-void backward_channels_last(const InstanceNormParams& p, const LayerInputs<T>& in) {
+void backward_channels_last(const AdainParams& p, const LayerInputs<T>& in) {
     for_each_channel_block(p, [&](int64_t n, int64_t c0, int64_t nc) {
         backward_channel_block<T, kPre>(p, in, n, c0, nc);
     });
 }
 
 template <bool kForward>
-void run_instance_norm_cpu(const InstanceNormParams& p) {
-    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, scalar_type_of(p.dtype), "instance_norm_cpu", [&] {
+void run_adain_cpu(const AdainParams& p) {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, scalar_type_of(p.dtype), "adain_cpu", [&] {
         const LayerInputs<scalar_t> in(p);
         auto run = [&](auto pre) {
             constexpr bool kPre = decltype(pre)::value;
@@ -399,7 +402,7 @@ void run_instance_norm_cpu(const InstanceNormParams& p) {
     });
 }
 
-using CpuOps = InstanceNormOps<run_instance_norm_cpu<true>, run_instance_norm_cpu<false>, NoDeviceGuard>;
+using CpuOps = AdainOps<run_adain_cpu<true>, run_adain_cpu<false>, NoDeviceGuard>;
 
 }  // namespace
 
