@@ -44,4 +44,15 @@ TORCH_LIBRARY(stylegan_ops, m) {
     m.def("conv3x3(Tensor x, Tensor w) -> Tensor", tags);
     // The gradient of conv3x3(x, w) with respect to w, given the gradient of its output: [K, C, 3, 3].
     m.def("conv3x3_weight_grad(Tensor grad, Tensor x) -> Tensor", tags);
+    // StyleGAN3's (y, signs): bias, upsample by up, pad, FIR fu (gain up^2), lrelu(gain * .) and clamp, FIR fd,
+    // downsample by down; fu and fd 1-D (separable) or 2-D, padding (x0, x1, y0, y1). signs: 2 bits per element of
+    // the upsampled buffer, [N, C, H, ceil(W / 4)] uint8, when write_signs (else empty), for the gradients.
+    m.def("filtered_lrelu(Tensor x, Tensor fu, Tensor fd, Tensor? b, int up, int down, int[4] padding, float gain, "
+          "float slope, float? clamp, bool flip_filter, bool write_signs) -> (Tensor, Tensor)",
+          tags);
+    // The linear op of filtered_lrelu's gradients: the same pipeline with the activation replaced by the derivative
+    // that signs record, read at (i + sign_offset[1], j + sign_offset[0]). Its gradient is again this op.
+    m.def("filtered_lrelu_signed(Tensor x, Tensor fu, Tensor fd, Tensor signs, int up, int down, int[4] padding, "
+          "float gain, float slope, bool flip_filter, int[2] sign_offset) -> Tensor",
+          tags);
 }

@@ -115,3 +115,46 @@ def conv3x3_weight_grad(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.ops.aten.convolution_backward(grad, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
                                                [False, True, False])[1]
 
+
+def filtered_lrelu_buffer_size(size: Sequence[int], fu: torch.Tensor, up: int, padding: Sequence[int]):
+    """(height, width) of filtered_lrelu's buffer (upsampled, padded, filtered by fu): in * up + pad0 + pad1 -
+    (taps - 1) per axis. The kernels' front end computes it too (csrc/common/filtered_lrelu.h)."""
+    fw, fh = filter_size(fu)
+    return size[0] * up + padding[2] + padding[3] - (fh - 1), size[1] * up + padding[0] + padding[1] - (fw - 1)
+
+
+def filtered_lrelu_output_size(size: Sequence[int], fu: torch.Tensor, fd: torch.Tensor, up: int, down: int,
+                               padding: Sequence[int]):
+    """(height, width) of filtered_lrelu's output: (buffer - (fd_taps - 1) + down - 1) // down per axis."""
+    fw, fh = filter_size(fd)
+    buf_h, buf_w = filtered_lrelu_buffer_size(size, fu, up, padding)
+    return (buf_h - (fh - 1) + down - 1) // down, (buf_w - (fw - 1) + down - 1) // down
+
+
+def filtered_lrelu(x: torch.Tensor, fu: torch.Tensor, fd: torch.Tensor, b: Optional[torch.Tensor], up: int,
+                   down: int, padding: Sequence[int], gain: float, slope: float, clamp: Optional[float],
+                   flip_filter: bool) -> torch.Tensor:
+    """NVIDIA's chain of ops: bias, upfirdn2d up (gain up**2), lrelu * gain and clamp, upfirdn2d down."""
+    x = bias_act(x, b, 1, "linear", 0.0, 1.0, None)
+    x = upfirdn2d(x, fu, (up, up), (1, 1), padding, flip_filter, up ** 2)
+    x = bias_act(x, None, 1, "lrelu", slope, gain, clamp)
+    return upfirdn2d(x, fd, (1, 1), (down, down), (0, 0, 0, 0), flip_filter, 1.0)
+
+
+def filtered_lrelu_signed(x: torch.Tensor, fu: torch.Tensor, fd: torch.Tensor, signs: torch.Tensor, up: int,
+                          down: int, padding: Sequence[int], gain: float, slope: float, flip_filter: bool,
+                          sign_offset: Sequence[int]) -> torch.Tensor:
+    """The linear op of filtered_lrelu's gradients: upfirdn2d up, times the derivative the forward's activation had
+    (gain, gain * slope where its input was not positive, 0 where it clamped or outside the stored signs), upfirdn2d
+    down. signs: [N, C, H, ceil(W / 4)] uint8, 2 bits per element (csrc/common/filtered_lrelu.h)."""
+    t = upfirdn2d(x, fu, (up, up), (1, 1), padding, flip_filter, up ** 2)
+    shifts = torch.arange(4, device=signs.device, dtype=torch.uint8) * 2
+    codes = ((signs.unsqueeze(-1) >> shifts) & 3).flatten(-2)  # [N, C, H, 4 * row bytes]
+    rows = torch.arange(t.shape[2], device=t.device) + sign_offset[1]
+    cols = torch.arange(t.shape[3], device=t.device) + sign_offset[0]
+    inside = ((rows >= 0) & (rows < codes.shape[2]))[:, None] & ((cols >= 0) & (cols < codes.shape[3]))[None, :]
+    codes = codes[:, :, rows.clamp(0, max(codes.shape[2] - 1, 0))][:, :, :, cols.clamp(0, max(codes.shape[3] - 1, 0))]
+    codes = torch.where(inside, codes, torch.full_like(codes, 3))
+    multiplier = torch.where(codes & 2 != 0, t.new_tensor(0.0),
+                             torch.where(codes & 1 != 0, t.new_tensor(gain * slope), t.new_tensor(gain)))
+    return upfirdn2d(t * multiplier.to(t.dtype), fd, (1, 1), (down, down), (0, 0, 0, 0), flip_filter, 1.0)

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "cuda-emulated"
 EMULATED_TESTS = ["tests/test_bias_act.py", "tests/test_noise_bias_act.py", "tests/test_upfirdn2d.py",
-                  "tests/test_adain.py", "tests/test_kernel_edges.py"]
+                  "tests/test_adain.py", "tests/test_kernel_edges.py", "tests/test_filtered_lrelu.py"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 ASAN_OPTIONS = "detect_leaks=0:alloc_dealloc_mismatch=0:detect_odr_violation=0:abort_on_error=1"
 UBSAN_OPTIONS = "print_stacktrace=1:halt_on_error=1"

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "../common/bias_act.h"
+#include "../common/filtered_lrelu.h"
 #include "../common/adain.h"
 #include "../common/noise_bias_act.h"
 #include "../common/upfirdn2d.h"
@@ -16,6 +17,7 @@ namespace stylegan_ops {
 cudaError_t launch_bias_act(const BiasActParams& p, cudaStream_t stream);
 cudaError_t launch_upfirdn2d(const Upfirdn2dParams& p, cudaStream_t stream);
 cudaError_t launch_noise_bias_act(const NoiseBiasActParams& p, cudaStream_t stream);
+cudaError_t launch_filtered_lrelu(const FilteredLreluParams& p, cudaStream_t stream);
 
 // adain / style_epilogue: the caller provides adain_workspace_bytes(p) bytes of device memory.
 size_t adain_workspace_bytes(const AdainParams& p);

@@ -6,6 +6,7 @@
 
 #include "../bias_act_impl.h"
 #include "../adain_impl.h"
+#include "../filtered_lrelu_impl.h"
 #include "../noise_bias_act_impl.h"
 #include "../upfirdn2d_impl.h"
 #include "launch.cuh"
@@ -55,8 +56,11 @@ constexpr char kUpfirdn2d[] = "upfirdn2d";
 constexpr char kNoiseBiasAct[] = "noise_bias_act";
 constexpr char kAdainForward[] = "adain forward";
 constexpr char kAdainBackward[] = "adain backward";
+constexpr char kFilteredLrelu[] = "filtered_lrelu";
 
 using BiasActKernels = BiasActOps<run_kernel<kBiasAct, BiasActParams, launch_bias_act>, KernelGuard>;
+using FilteredLreluKernels =
+    FilteredLreluOps<run_kernel<kFilteredLrelu, FilteredLreluParams, launch_filtered_lrelu>, KernelGuard>;
 using Upfirdn2dKernels = Upfirdn2dOps<run_kernel<kUpfirdn2d, Upfirdn2dParams, launch_upfirdn2d>, KernelGuard>;
 using NoiseBiasActKernels =
     NoiseBiasActOps<run_kernel<kNoiseBiasAct, NoiseBiasActParams, launch_noise_bias_act>, KernelGuard>;
@@ -77,6 +81,8 @@ TORCH_LIBRARY_IMPL(stylegan_ops, SG_KERNEL_DISPATCH_KEY, m) {
     m.impl("adain_backward", &AdainKernels::adain_backward);
     m.impl("style_epilogue", &AdainKernels::style_epilogue);
     m.impl("style_epilogue_backward", &AdainKernels::style_epilogue_backward);
+    m.impl("filtered_lrelu", &FilteredLreluKernels::forward);
+    m.impl("filtered_lrelu_signed", &FilteredLreluKernels::signed_forward);
 }
 
 }  // namespace stylegan_ops
