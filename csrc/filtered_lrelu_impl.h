@@ -19,7 +19,7 @@ namespace filtered_lrelu_detail {
 
 // (height, width) of a filter: a 1-D filter is separable, as tall as it is wide.
 inline std::pair<int64_t, int64_t> filter_hw(const at::Tensor& f) {
-    return {f.dim() == 2 ? f.size(0) : f.size(0), f.size(-1)};
+    return {f.size(0), f.size(-1)};
 }
 
 inline void check_filter(const at::Tensor& f, const at::Tensor& x, const char* op, const char* name) {

@@ -130,14 +130,13 @@ struct PlaneKernel {
         const S bias = p.b != nullptr ? S(static_cast<const T*>(p.b)[c]) : S(0);
         uint8_t* signs = p.signs != nullptr ? p.signs + plane * int64_t(p.sign_h) * p.sign_row_bytes : nullptr;
         const S gain = S(p.gain), slope = S(p.slope), clamp = S(p.clamp);
-        const int fd_rows = p.fd_h;
 
-        std::vector<S> in(row_len), vert(row_len), phase(buf_w / p.up + 2), ring(size_t(fd_rows) * buf_w);
+        std::vector<S> in(row_len), vert(row_len), phase(buf_w / p.up + 2), ring(size_t(p.fd_h) * buf_w);
         std::vector<S> column(buf_w), phases(size_t(p.down) * ((buf_w + p.down - 1) / p.down)), out(p.out_w);
 
         for (int i = 0; i < buf_h; ++i) {
             const bool needed = p.fd_h >= p.down || i % p.down < p.fd_h;
-            S* a = ring.data() + size_t(i % fd_rows) * buf_w;
+            S* a = ring.data() + size_t(i % p.fd_h) * buf_w;
             if (needed) {
                 std::fill(a, a + buf_w, S(0));
                 int tap, row, count;
@@ -164,11 +163,11 @@ struct PlaneKernel {
             if (p.fd_separable) {
                 std::fill(column.begin(), column.end(), S(0));
                 for (int ky = 0; ky < p.fd_h; ++ky)
-                    axpy(gd[ky], ring.data() + size_t((o * p.down + ky) % fd_rows) * buf_w, column.data(), buf_w);
+                    axpy(gd[ky], ring.data() + size_t((o * p.down + ky) % p.fd_h) * buf_w, column.data(), buf_w);
                 downsample_row(column.data(), gd.data(), out.data(), phases);
             } else {
                 for (int ky = 0; ky < p.fd_h; ++ky)
-                    downsample_row(ring.data() + size_t((o * p.down + ky) % fd_rows) * buf_w, gd.data() + size_t(ky) * p.fd_w,
+                    downsample_row(ring.data() + size_t((o * p.down + ky) % p.fd_h) * buf_w, gd.data() + size_t(ky) * p.fd_w,
                                    out.data(), phases);
             }
             T* yr = y + o * p.y_stride[2];
