@@ -31,7 +31,7 @@ def check_float(op: str, name: str, v, *, minimum: Optional[float] = None, allow
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(f"{op}: {name} must be a real number, got {type(v).__name__}")
     v = float(v)
-    if not math.isfinite(v):
+    if not -math.inf < v < math.inf:  # not math.isfinite: this also traces when dynamo makes v symbolic
         raise ValueError(f"{op}: {name} must be finite, got {v}")
     if minimum is not None and v < minimum:
         raise ValueError(f"{op}: {name} must be >= {minimum}, got {v}")

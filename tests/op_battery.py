@@ -194,13 +194,16 @@ class OpBattery:
         for op, args in self.opcheck_samples(device):
             torch.library.opcheck(op, args)
 
-    def test_compiles_fullgraph(self, device):
-        # The first gradcheck case, traced whole by dynamo (the fake kernels); a fresh cache, so that it compiles.
+    @pytest.mark.parametrize("dynamic", [False, True], ids=["static", "dynamic"])
+    def test_compiles_fullgraph(self, device, dynamic):
+        # The first gradcheck case, traced whole by dynamo (the fake kernels) with its keyword arguments as inputs of
+        # the traced function (dynamic=True makes their numbers symbolic, as well as the shapes); a fresh cache, so
+        # that it compiles.
         call = self.gradcheck_call(self.gradcheck_cases[0], device)
         torch.compiler.reset()
-        compiled = torch.compile(lambda *args: call.fn(*args, impl="fused", **call.kwargs), fullgraph=True,
-                                 backend="eager")
-        assert_matches(compiled(*call.args), call("fused"))
+        compiled = torch.compile(lambda args, kwargs: call.fn(*args, impl="fused", **kwargs), fullgraph=True,
+                                 dynamic=dynamic, backend="eager")
+        assert_matches(compiled(call.args, call.kwargs), call("fused"))
 
     def test_reference_impl_does_not_touch_the_kernels(self, monkeypatch):
         forbid_fused_ops(monkeypatch, self.module)
