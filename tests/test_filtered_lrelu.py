@@ -234,3 +234,31 @@ def test_no_signs_without_gradients():
     x, fu, fd, b = call.args
     _, signs = ops.filtered_lrelu(x, fu, fd, b, 2, 2, call.kwargs["padding"], 1.4, 0.2, None, False, False)
     assert signs.numel() == 0
+
+
+def peak_cpu_allocation(fn) -> int:
+    """The most bytes that torch's CPU allocator held at once during fn(), beyond what was held before."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    # Allocations are charged to the op that made them; frees outside any op are "[memory]" events.
+    changes = sorted((e.time_range.start, e.cpu_memory_usage if e.name == "[memory]" else e.self_cpu_memory_usage)
+                     for e in prof.events())
+    live = peak = 0
+    for _, change in changes:
+        live += change
+        peak = max(peak, live)
+    return peak
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels_last"])
+def test_cpu_forward_allocates_only_its_output_and_signs(dtype, channels_last):
+    # The StyleGAN3-like layer (up 2, down 2, 12 taps) with gradients wanted: the fused forward must hold no more than
+    # y and the 2-bit signs (the upsampled buffer, 4x the input, stays in per-thread rows); the reference, which
+    # materialises it, shows that the measure sees such buffers.
+    call = layer((4, 16, 52, 52), "cpu", dtype=dtype, requires_grad=True, channels_last=channels_last)
+    x, fu, fd, b = call.args
+    buf_h, buf_w = reference.filtered_lrelu_buffer_size(x.shape[2:], fu, 2, call.kwargs["padding"])
+    allowed = call("fused").nbytes + x.shape[0] * x.shape[1] * buf_h * math.ceil(buf_w / 4)
+    assert peak_cpu_allocation(lambda: call("fused")) <= allowed
+    assert peak_cpu_allocation(lambda: call("ref")) > 10 * allowed
