@@ -1,17 +1,20 @@
 """The generator a path names, for the tools, the metrics and notebooks: a network file (stylegan.network_io's
-formats), a training snapshot directory, or a run directory (its newest snapshot, stylegan.train.snapshot)."""
+formats), a training snapshot directory, a run directory (its newest snapshot, stylegan.train.snapshot), or an http(s)
+URL of a network file (downloaded once into the cache, stylegan.downloads)."""
 
 from pathlib import Path
 
 import torch
 
+from .downloads import local_path
 from .network_io import load_network
 from .train.snapshot import newest_snapshot
 
 
 def network_file(path) -> Path:
-    """What --network names: the file or snapshot directory itself, or a run directory's newest snapshot."""
-    path = Path(path)
+    """What --network names: the file or snapshot directory itself, a run directory's newest snapshot, or a URL's
+    download."""
+    path = local_path(path, "--network")
     if path.is_dir() and not (path / "G_ema.safetensors").is_file():
         snapshot = newest_snapshot(path)
         if snapshot is None:
@@ -23,8 +26,8 @@ def network_file(path) -> Path:
 
 
 def load_generator(path, device: torch.device) -> torch.nn.Module:
-    """The generator to use from a network file: G_ema of an NVIDIA pickle, a snapshot directory or a run directory
-    (its newest snapshot), or one of our safetensors generator files; in evaluation mode on `device`."""
+    """The generator to use from a network file or URL: G_ema of an NVIDIA pickle, a snapshot directory or a run
+    directory (its newest snapshot), or one of our safetensors generator files; in evaluation mode on `device`."""
     path = network_file(path)
     G = load_network(path, key="G_ema", device=device)
     if not hasattr(G, "mapping"):

@@ -7,6 +7,9 @@ torch_utils.persistence._reconstruct_persistent_obj from a dict {type, version, 
 being the module's __dict__. The unpickler here answers only an explicit allow-list of globals with stand-ins that
 build plain data (module_src is never imported or run), then builds our network of the same class from the stored
 constructor arguments and copies its parameters and buffers by name.
+
+`load_network` also takes an http(s) URL: the file is downloaded once into the cache (stylegan.downloads) and read the
+same way; a download is untrusted input, so its pickle goes through the same allow-list.
 """
 
 import collections
@@ -20,6 +23,7 @@ from typing import Any, Dict, Optional, Union
 import numpy as np
 import torch
 
+from .downloads import local_path
 from .networks import Discriminator, Generator
 
 PathLike = Union[str, Path]
@@ -214,8 +218,8 @@ def save_network(net: torch.nn.Module, path: PathLike) -> None:
 def load_network(path: PathLike, key: str = "G_ema", device: Optional[torch.device] = None) -> torch.nn.Module:
     """A network from our safetensors checkpoint, entry `key` ('G_ema', 'G' or 'D') of an NVIDIA network pickle, or
     network `key` of a training snapshot directory; in evaluation mode, without gradients, on `device` (CPU by
-    default)."""
-    path = Path(path)
+    default). `path` may be an http(s) URL (module docstring)."""
+    path = local_path(path, "load_network")
     if path.is_dir() and (path / f"{key}.safetensors").is_file():
         path = path / f"{key}.safetensors"
     if not path.is_file():

@@ -6,8 +6,11 @@ Set STYLEGAN_OPS_DISABLE_EXTENSION=1 to skip loading it.
 """
 
 import importlib
+import importlib.machinery
 import os
+import sys
 import warnings
+from pathlib import Path
 from typing import Optional
 
 import torch
@@ -19,6 +22,24 @@ IMPLS = ("auto", "fused", "ref")
 _C = None
 _load_error: Optional[str] = None
 
+
+def _not_built_reason() -> str:
+    """Why there is no _C to import, and what to do. The usual case: after `pip install .`, Python started in the
+    checkout imports its source folders (the current directory comes first on sys.path), which hold no _C, instead of
+    the installed copy that does."""
+    here = Path(__file__).resolve().parent
+    where = f"the source tree at {here.parent}" if (here.parent / "setup.py").is_file() else str(here)
+    for entry in sys.path:
+        other = (Path(entry or os.getcwd()) / here.name).resolve()
+        suffixes = importlib.machinery.EXTENSION_SUFFIXES
+        if other != here and any((other / f"_C{suffix}").is_file() for suffix in suffixes):
+            return (f"{here.name} was imported from {where}, which has no compiled _C, while an installed copy with "
+                    f"its kernels is at {other}: run from another directory (so that the installed copy is imported), "
+                    f"or build in the source tree with `pip install --no-build-isolation -e .`")
+    return (f"{here.name}._C is not built; build it with `pip install --no-build-isolation .` (or `-e .`) in the "
+            f"source tree ({here} has no compiled _C for this Python)")
+
+
 if os.environ.get("STYLEGAN_OPS_DISABLE_EXTENSION", "0") not in ("", "0"):
     _load_error = "disabled by STYLEGAN_OPS_DISABLE_EXTENSION"
 else:
@@ -28,8 +49,7 @@ else:
         if e.name != f"{__package__}._C":
             _load_error = f"{type(e).__name__}: {e}"
         else:
-            _load_error = ("stylegan_ops._C is not built; build it with `pip install --no-build-isolation .` "
-                           "(or `-e .`) in the source tree")
+            _load_error = _not_built_reason()
     except (ImportError, OSError) as e:
         _load_error = f"stylegan_ops._C failed to load ({type(e).__name__}: {e}); rebuild it against this torch"
 

@@ -5,6 +5,9 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
+# No test downloads weights or networks; tests/test_downloads.py turns this off for its own server on 127.0.0.1.
+os.environ.setdefault("STYLEGAN_OFFLINE", "1")
+
 # Every op test runs on the CPU and, where a GPU is present, the same test on CUDA.
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

@@ -1,18 +1,19 @@
 """Perceptual path length (stylegan.metrics.ppl): closed forms with a linear generator, the image preparation, the
-percentile filter, the choice of distance (LPIPS module or the pixel fallback, named apart), and a real network left
-unchanged."""
+percentile filter, the choice of distance (LPIPS, its uncalibrated VGG16 layers or the pixel fallback, each named in
+the metric), and a real network left unchanged."""
 
 import math
-from pathlib import Path
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from conftest import tiny_generator
+from weight_files import empty_cache, lpips_state_dict, vgg16_state_dict
 
 from stylegan.metrics import compute_metrics, perceptual_path_length, pixel_distance
 from stylegan.metrics.features import TF32_SWITCHES, tf32_settings
-from stylegan.perceptual import LPIPSDistance, VGG16Features
+from stylegan.perceptual import LPIPSDistance
 from stylegan.latents import slerp
 from stylegan.metrics.ppl import _prepare, filtered_mean, path_length_samples, resolve_distance
 
@@ -43,10 +44,21 @@ class LinearGenerator(torch.nn.Module):
 
 
 @pytest.fixture
-def no_perceptual(monkeypatch):
-    """As if no VGG16 weights were installed."""
-    monkeypatch.delenv("STYLEGAN_VGG16", raising=False)
-    monkeypatch.setattr("stylegan.perceptual.default_weights_path", lambda: Path("/nonexistent/vgg16.pth"))
+def no_perceptual(tmp_path, monkeypatch):
+    """As if no weights were installed and none could be downloaded."""
+    empty_cache(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def weights(no_perceptual, monkeypatch, tmp_path):
+    """set(names): STYLEGAN_VGG16 and, with 'lpips' among the names, STYLEGAN_LPIPS name small weight files."""
+    def install(names):
+        for name, state, var in (("vgg", vgg16_state_dict((2, 2, 2, 2, 2)), "STYLEGAN_VGG16"),
+                                 ("lpips", lpips_state_dict((2, 2, 2, 2, 2)), "STYLEGAN_LPIPS")):
+            if name in names:
+                torch.save(state, tmp_path / f"{name}.pth")
+                monkeypatch.setenv(var, str(tmp_path / f"{name}.pth"))
+    return install
 
 
 def test_slerp_moves_along_the_great_circle_at_constant_speed():
@@ -121,14 +133,17 @@ def test_filtered_mean_drops_the_outer_percentiles():
         filtered_mean([])
 
 
-def test_distance_choice(monkeypatch, no_perceptual, tmp_path):
-    with pytest.warns(UserWarning, match="no VGG16 weights"):
+def test_distance_choice(no_perceptual, weights):
+    with pytest.warns(UserWarning, match="no VGG16 weights") as record:
         assert resolve_distance(None) == (pixel_distance, "pixel")
-    weights = tmp_path / "vgg16.pth"
-    torch.save(VGG16Features(widths=(2, 2, 2, 2, 2)).state_dict(), weights)
-    monkeypatch.setenv("STYLEGAN_VGG16", str(weights))
+    assert "put it at" in str(record[0].message)
+    weights({"vgg"})
+    with pytest.warns(UserWarning, match="LPIPS weights not found: get lpips-v0.1-vgg.pth from https://"):
+        distance, kind = resolve_distance(None)
+    assert kind == "vgg" and isinstance(distance, LPIPSDistance) and distance.kind == "vgg"
+    weights({"vgg", "lpips"})
     distance, kind = resolve_distance(None)
-    assert kind == "vgg" and isinstance(distance, LPIPSDistance)
+    assert kind == "lpips" and isinstance(distance, LPIPSDistance) and distance.kind == "lpips"
     custom = lambda a, b: a.sum()  # noqa: E731
     assert resolve_distance(custom) == (custom, "custom")
     assert resolve_distance(pixel_distance) == (pixel_distance, "pixel")
@@ -136,13 +151,16 @@ def test_distance_choice(monkeypatch, no_perceptual, tmp_path):
         resolve_distance("lpips")
 
 
-def test_runner_names_the_uncalibrated_vgg_distance_apart(monkeypatch, no_perceptual, tmp_path):
-    """Published PPLs measure with LPIPS's learned channel weights; stylegan.perceptual weighs every channel 1."""
-    weights = tmp_path / "vgg16.pth"
-    torch.save(VGG16Features(widths=(2, 2, 2, 2, 2)).state_dict(), weights)
-    monkeypatch.setenv("STYLEGAN_VGG16", str(weights))
-    results = compute_metrics(tiny_generator(resolution=32), None, ["ppl2_wend", "ppl_zend"], num_gen=4)
-    assert list(results) == ["ppl2_vgg_wend_4", "ppl_vgg_zend_4"]
+@pytest.mark.parametrize("installed, name, expected", [({"vgg", "lpips"}, "ppl2_wend", "ppl2_lpips_wend_4"),
+                                                       ({"vgg"}, "ppl_zend", "ppl_vgg_zend_4")])
+def test_runner_names_the_distance(installed, name, expected, weights):
+    """Published PPLs measure with LPIPS's learned channel weights; without them every channel weighs 1 (warned)."""
+    weights(installed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = compute_metrics(tiny_generator(resolution=32), None, [name], num_gen=4)
+    assert list(results) == [expected]
+    assert sum("LPIPS weights not found" in str(w.message) for w in caught) == ("lpips" not in installed)
 
 
 def allow_tf32(monkeypatch):

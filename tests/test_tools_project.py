@@ -9,17 +9,18 @@ import torch
 from PIL import Image
 
 from conftest import tiny_generator
+from weight_files import empty_cache, lpips_state_dict, vgg16_state_dict
 from stylegan.images import save_png
 from stylegan.latents import z_from_seed
-from stylegan.perceptual import ENV_VAR, PyramidDistance, VGG16Features
+from stylegan.perceptual import PyramidDistance
 from stylegan.tools import edit
 from stylegan.tools import project as projector
 
 
 @pytest.fixture
 def no_weights(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv(ENV_VAR, raising=False)
+    """No weight files, and none can be downloaded."""
+    empty_cache(tmp_path, monkeypatch)
 
 
 def own_image(G, seed=5):
@@ -99,15 +100,14 @@ def test_command_writes_projection(tiny_network_file, target_file, tmp_path, no_
 
 
 def test_command_with_vgg_weights(tiny_network_file, target_file, tmp_path, no_weights, capsys):
-    torch.manual_seed(1)
-    weights = tmp_path / "vgg.pth"
-    torch.save({f"features.{k}": v for k, v in VGG16Features((4, 4, 8, 8, 8)).features.state_dict().items()},
-               weights)
+    for name, state in (("vgg.pth", vgg16_state_dict()), ("lin.pth", lpips_state_dict())):
+        torch.save(state, tmp_path / name)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert projector.main(["--network", str(tiny_network_file), "--target", str(target_file), "--outdir",
                              str(tmp_path / "out"), "--steps", "5", "--w-avg-samples", "100", "--w-plus",
-                             "--lpips", str(weights), "--no-save-video"]) == 0
+                             "--lpips", str(tmp_path / "vgg.pth"), "--lpips-weights", str(tmp_path / "lin.pth"),
+                             "--no-save-video"]) == 0
     assert "lpips-vgg16 distance" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["proj.png", "projected_w.npz", "target.png"]
     with np.load(tmp_path / "out" / "projected_w.npz") as f:
@@ -118,9 +118,10 @@ def test_command_with_vgg_weights(tiny_network_file, target_file, tmp_path, no_w
     ({"--target": "absent.png"}, "--target: no such file"),
     ({"--steps": "0"}, "--steps: must be at least 1"),
     ({"--w-avg-samples": "1"}, "--w-avg-samples"),
-    ({"--lpips": "absent.pth"}, "--lpips: no such file"),
+    ({"--lpips": "absent.pth"}, "--lpips: VGG16 weights not found at"),
+    ({"--lpips-weights": "absent.pth"}, "--lpips-weights: LPIPS weights not found at"),
 ])
-def test_bad_arguments(change, message, tiny_network_file, target_file, tmp_path, capsys):
+def test_bad_arguments(change, message, tiny_network_file, target_file, tmp_path, capsys, no_weights):
     args = {"--network": str(tiny_network_file), "--target": str(target_file), "--outdir": str(tmp_path / "o"),
             "--steps": "2"}
     args.update({k: str(tmp_path / v) if v.startswith("absent") else v for k, v in change.items()})

@@ -4,7 +4,7 @@
     python -m stylegan.metrics --network ffhq.pkl --data ffhq.zip --metrics fid,pr,ppl --inception pt_inception.pth
 
 Each metric's record is printed as a JSON line and appended to metric-<name>.jsonl in --outdir (default: the
-directory of the network file or snapshot, or the run directory given).
+directory of the network file or snapshot, or the run directory given; for a URL, the current directory).
 """
 
 import argparse
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..checks import check_fits_dataset, pick_device
 from ..data import open_dataset
+from ..downloads import is_url
 from ..loading import load_generator, network_file
 from ..networks.synthesis import NOISE_MODES
 from ..tools.command_line import add_device_argument, add_network_argument, command_parser, run_command
@@ -27,8 +28,8 @@ _METRIC_HELP = """metric names (a count is the number of generated images, writt
   fid50k_full, kid50k_full   FID / KID against all real images (fid / kid); fid50k, kid50k: the first 50k items
   pr50k3_full, pr50k3        precision and recall, k = 3 (pr); with Inception features, named ..._inception_...
   ppl2_wend                  perceptual path length in w, end points, no crop (ppl); also ppl_zfull, ppl_wfull,
-                             ppl_zend, ppl_wend (cropped); stylegan.perceptual's uncalibrated VGG16 distance
-                             (named ppl2_vgg_wend), else pixel (ppl2_pixel_wend)
+                             ppl_zend, ppl_wend (cropped); named by its distance: LPIPS (ppl2_lpips_wend), else
+                             VGG16 with every channel weighted 1 (ppl2_vgg_wend), else pixel (ppl2_pixel_wend)
   swd16k                     sliced Wasserstein distance on Laplacian pyramids (swd)
   other counts: fid10k_full, kid2k, pr5k3_full, pr200_k3, ppl2_wend_1k, swd4k; or --num-gen N for all"""
 
@@ -50,7 +51,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument("--num-gen", type=int, metavar="N", help="generated images (PPL: samples) for every metric, "
                                                                  "instead of the count in its name; renames it")
     parser.add_argument("--inception", metavar="PATH",
-                        help=f"the FID Inception weights (default: ${ENV_VAR}, else {DEFAULT_WEIGHTS_PATH})")
+                        help=f"the FID Inception weights (default: ${ENV_VAR}, else {DEFAULT_WEIGHTS_PATH}, downloaded "
+                             "there on first use)")
     parser.add_argument("--features", choices=_FEATURES, default="inception",
                         help="feature network of FID/KID/PR; random-test: small random network for smoke tests, its "
                              "values mean nothing (default: %(default)s)")
@@ -66,15 +68,17 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument("--cache-dir", metavar="DIR", help=f"dataset statistics cache (default: {DEFAULT_CACHE_DIR})")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the statistics cache")
     parser.add_argument("--outdir", metavar="DIR", help="where metric-<name>.jsonl files go (default: next to the "
-                                                        "network, or the run directory)")
+                                                        "network, or the run directory; for a URL, here)")
     return parser
 
 
-def _snapshot_and_outdir(network: Path) -> tuple:
+def _snapshot_and_outdir(network: str) -> tuple:
     """(the network file or snapshot evaluated, the default directory of its jsonl files: the run directory given,
-    else the one holding the file or snapshot)."""
+    else the one holding the file or snapshot; for a URL, the current directory)."""
     snapshot = network_file(network)
-    return snapshot, network if snapshot != network else network.parent
+    if is_url(network):
+        return snapshot, Path.cwd()
+    return snapshot, Path(network) if snapshot != Path(network) else snapshot.parent
 
 
 def _check_positive(value, name: str, minimum: int = 1) -> None:
@@ -108,10 +112,9 @@ def _run(args) -> None:
         except ValueError as error:
             raise ValueError(f"--metrics: {error}") from error
     device = pick_device(args.device)
-    network = Path(args.network)
-    G = load_generator(network, device)
+    G = load_generator(args.network, device)
     dataset = _open_data(args, G)
-    snapshot, default_outdir = _snapshot_and_outdir(network)
+    snapshot, default_outdir = _snapshot_and_outdir(args.network)
     outdir = Path(args.outdir) if args.outdir else default_outdir
     workers = args.workers if args.workers is not None else (0 if args.data is None else min(3, os.cpu_count() or 1))
     extractor = RandomFeatures() if args.features == "random-test" else None

@@ -14,13 +14,12 @@ scaled to [-1, 1] (as pytorch-fid does); output: the [N, 2048] average-pooled ac
 metrics run a TorchScript translation of the same graph that resizes differently, so FIDs from the two may differ
 slightly.
 
-The weights are read from a local file only, never downloaded (`resolve_weights`): the `path` argument (the CLI's
---inception), else the environment variable STYLEGAN_INCEPTION, else DEFAULT_WEIGHTS_PATH
-(~/.cache/stylegan/pt_inception-2015-12-05-6726825d.pth).
+The weights (`resolve_weights`): the `path` argument (the CLI's --inception), else the file the environment variable
+STYLEGAN_INCEPTION names, else DEFAULT_WEIGHTS_PATH (pt_inception-2015-12-05-6726825d.pth in the cache directory of
+stylegan.downloads), downloaded there on first use from pytorch-fid's release and refused unless its SHA-256 is the
+pinned one; STYLEGAN_OFFLINE=1 forbids the download.
 """
 
-import hashlib
-import os
 import warnings
 from pathlib import Path
 from typing import Optional, Union
@@ -29,16 +28,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..downloads import PinnedFile, sha256_of
 from .features import check_rgb_uint8, full_float32
 
-__all__ = ["DEFAULT_WEIGHTS_PATH", "ENV_VAR", "INPUT_SIZE", "InceptionV3", "WEIGHTS_FILE", "WEIGHTS_URL",
-           "load_inception", "load_inception_weights", "resolve_weights"]
+__all__ = ["DEFAULT_WEIGHTS_PATH", "ENV_VAR", "INCEPTION_WEIGHTS", "INPUT_SIZE", "InceptionV3", "WEIGHTS_FILE",
+           "WEIGHTS_URL", "load_inception", "load_inception_weights", "resolve_weights"]
 
-WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
+WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"  # the release names its files by the start of their SHA-256
 WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{WEIGHTS_FILE}"
-WEIGHTS_SHA256_PREFIX = "6726825d"      # the release names its files by the start of their SHA-256
 ENV_VAR = "STYLEGAN_INCEPTION"
-DEFAULT_WEIGHTS_PATH = Path.home() / ".cache" / "stylegan" / WEIGHTS_FILE
+INCEPTION_WEIGHTS = PinnedFile(WEIGHTS_FILE, WEIGHTS_URL,
+                               "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",  # 95,628,359 bytes
+                               ENV_VAR, "Inception weights")
+DEFAULT_WEIGHTS_PATH = INCEPTION_WEIGHTS.default_path()  # in the cache directory as the environment named it at import
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
 # The file's classifier (1008 TensorFlow classes), which the features do not use: checked, then left out.
@@ -216,29 +218,10 @@ class InceptionV3(nn.Module):
 
 
 def resolve_weights(path: Optional[PathLike] = None) -> Path:
-    """The Inception weight file to use: `path`, else $STYLEGAN_INCEPTION, else DEFAULT_WEIGHTS_PATH. A
-    FileNotFoundError saying where to put which file, and where to get it, when that file does not exist."""
-    if path is not None:
-        source, chosen = "--inception", Path(path).expanduser()
-    elif os.environ.get(ENV_VAR):
-        source, chosen = f"${ENV_VAR}", Path(os.environ[ENV_VAR]).expanduser()
-    else:
-        source, chosen = "the default location", DEFAULT_WEIGHTS_PATH
-    if not chosen.is_file():
-        raise FileNotFoundError(
-            f"--inception: Inception weights not found at {chosen} ({source}). The FID, KID and precision/recall "
-            f"metrics need the file {WEIGHTS_FILE} (pytorch-fid's port of TensorFlow's 2015-12-05 Inception); "
-            f"nothing is downloaded at run time. Get it from {WEIGHTS_URL} and put it at {DEFAULT_WEIGHTS_PATH}, "
-            f"or pass --inception PATH (compute_metrics: inception=PATH), or set {ENV_VAR}=PATH.")
-    return chosen
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The Inception weight file to use: `path`, else $STYLEGAN_INCEPTION, else DEFAULT_WEIGHTS_PATH, downloaded there
+    and verified when missing (downloads.PinnedFile.resolve: a FileNotFoundError naming --inception or the variable,
+    or saying which file to put where when it cannot be downloaded; a ChecksumError for a file that is not it)."""
+    return INCEPTION_WEIGHTS.resolve(path, "--inception", DEFAULT_WEIGHTS_PATH)
 
 
 def load_inception_weights(module: InceptionV3, path: PathLike) -> InceptionV3:
@@ -269,8 +252,8 @@ def load_inception_weights(module: InceptionV3, path: PathLike) -> InceptionV3:
                     if keys]
         raise ValueError(f"--inception: {path} is not the FID Inception's state dict ({'; '.join(problems)})")
     module.load_state_dict(state, strict=True)
-    sha = _sha256(path)
-    if not sha.startswith(WEIGHTS_SHA256_PREFIX):
+    sha = sha256_of(path)
+    if sha != INCEPTION_WEIGHTS.sha256:
         warnings.warn(f"{path}: SHA-256 {sha[:16]}... is not that of {WEIGHTS_FILE}; its FID values will not be "
                       f"comparable to published ones", stacklevel=2)
     module.cache_key = f"{path.name}-sha256-{sha}-fp32"  # features computed in full float32 (no TF32)

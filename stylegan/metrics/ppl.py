@@ -15,10 +15,11 @@ to 128x128. Without crop the two agree. The sample's value is distance(image_t, 
 the mean of the values between the 1st ('lower') and 99th ('higher') percentiles.
 
 The distance: any callable (img0, img1) -> [N] taking float images in [-1, 1] ([N, 3, H, W]). By default
-(`distance=None`) stylegan.perceptual's VGG16 distance when its weights are found (kind 'vgg': LPIPS's layers and
-normalization with every channel weighted 1, where the published PPLs use LPIPS's learned weights), else
-`pixel_distance` (mean squared pixel difference) with a warning. Neither is comparable with published values, and the
-runner names them apart ('ppl2_vgg_wend', 'ppl2_pixel_wend').
+(`distance=None`) the LPIPS distance on VGG16 of stylegan.perceptual, its weights downloaded on first use (kind
+'lpips', the distance of the published PPLs); with a warning, LPIPS's layers with every channel weighted 1 when its
+learned linear layers cannot be had (kind 'vgg'), or `pixel_distance` (mean squared pixel difference, kind 'pixel')
+when VGG16 cannot be. The runner names each in the metric ('ppl2_lpips_wend', 'ppl2_vgg_wend', 'ppl2_pixel_wend');
+only the first is comparable with published values.
 """
 
 import copy
@@ -49,25 +50,24 @@ def pixel_distance(img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:
 
 
 def resolve_distance(distance: Optional[Distance] = None, device: Optional[torch.device] = None) -> tuple:
-    """(callable, kind): for distance None, stylegan.perceptual's LPIPS-style VGG16 distance on `device` ('vgg')
-    when its weights are found (see stylegan.perceptual.load_distance), else pixel_distance ('pixel', with a warning
-    saying where the weights go); a given callable as it is ('pixel' for pixel_distance, else 'custom')."""
+    """(callable, kind): for distance None, stylegan.perceptual.load_lpips on `device` (kind 'lpips', or 'vgg' with
+    its warning when LPIPS's linear layers cannot be had), else pixel_distance ('pixel', with a warning saying which
+    file to put where); a given callable as it is ('pixel' for pixel_distance, else 'custom')."""
     if distance is not None:
         if not callable(distance):
             raise TypeError(f"distance must be a callable (img0, img1) -> [N], got {type(distance).__name__}")
         return distance, "pixel" if distance is pixel_distance else "custom"
-    from ..perceptual import ENV_VAR, WEIGHTS_NAME, LPIPSDistance, default_weights_path, load_distance
+    from ..downloads import DownloadError
+    from ..perceptual import load_lpips
 
-    with warnings.catch_warnings():  # its fallback warning speaks of its own fallback; ours follows
-        warnings.simplefilter("ignore")
-        loaded = load_distance(device=device)
-    if isinstance(loaded, LPIPSDistance):
-        return loaded, "vgg"
-    warnings.warn(f"no VGG16 weights for the LPIPS distance: the path length is measured with the mean squared "
-                  f"pixel difference instead (results named ppl*_pixel_*, not comparable with published PPL values); "
-                  f"put torchvision's {WEIGHTS_NAME} at {default_weights_path()} or name it with {ENV_VAR}=PATH",
-                  stacklevel=2)
-    return pixel_distance, "pixel"
+    try:
+        loaded = load_lpips(device=device, name=None, weights_name=None)
+    except DownloadError as error:
+        warnings.warn(f"no VGG16 weights for the LPIPS distance ({error}): the path length is measured with the mean "
+                      f"squared pixel difference instead (results named ppl*_pixel_*, not comparable with published "
+                      f"PPL values)", stacklevel=2)
+        return pixel_distance, "pixel"
+    return loaded, loaded.kind
 
 
 def filtered_mean(values) -> float:

@@ -15,9 +15,9 @@ argument replaces the count of every name (and so the name: fid50k_full with num
 Results are plain floats keyed by the metric's name, e.g. {'fid50k_full': 3.1}; pr gives <name>_precision and
 <name>_recall, swd <name> (the mean over levels) and <name>_<resolution> per level. A name says when a value is
 not comparable with published ones: a feature network other than the metric's standard one (Inception for FID and
-KID, VGG16 for precision/recall) is appended ('pr50k3_full_inception', 'fid2k_full_random'), and a PPL measured
-without LPIPS's calibrated VGG16 says with what: 'ppl2_vgg_wend' (stylegan.perceptual's VGG16 distance, every channel
-weighted 1) or 'ppl2_pixel_wend' (stylegan.metrics.ppl).
+KID, VGG16 for precision/recall) is appended ('pr50k3_full_inception', 'fid2k_full_random'), and a PPL says which
+distance measured it (stylegan.metrics.ppl): 'ppl2_lpips_wend' (LPIPS, as the published values), 'ppl2_vgg_wend'
+(LPIPS's VGG16 layers with every channel weighted 1) or 'ppl2_pixel_wend'.
 
 Generation follows NVIDIA's metrics: z ~ N(0, I) (drawn on the CPU from `seed`), labels of random dataset items for
 a conditional generator, G(z, c, noise_mode=..., truncation_psi=...) in evaluation mode without gradients, images
@@ -159,7 +159,7 @@ def parse_metric(name: str, num_gen: Optional[int] = None) -> MetricSpec:
 class MetricResult:
     """One metric's outcome: name (as the results are keyed, module docstring), results {key: float}, num_gen,
     num_real (None for PPL), total_time in seconds, features (the feature network's name, fid/kid/pr) and distance
-    ('vgg', 'pixel' or 'custom', PPL)."""
+    ('lpips', 'vgg', 'pixel' or 'custom', PPL)."""
 
     name: str
     results: dict
@@ -312,8 +312,7 @@ def evaluate_metrics(G: torch.nn.Module, dataset, names: Sequence[str], num_gen:
             return MetricResult(name, results, spec.num_gen, num_real, time.time() - start, features=extractor.name)
         if spec.kind == "ppl":
             function, kind = resolve_distance(distance, device)
-            # The published PPLs use LPIPS's calibrated VGG16: our uncalibrated one and the pixel fallback are named.
-            name = spec.name.replace("_", f"_{kind}_", 1) if kind in ("vgg", "pixel") else spec.name
+            name = spec.name.replace("_", f"_{kind}_", 1) if kind != "custom" else spec.name
             value = perceptual_path_length(G, spec.num_gen, _PPL_EPSILON, spec.space, spec.sampling, spec.crop,
                                            _PPL_BATCH, function, _label_sampler(G, dataset, seed), device, seed,
                                            progress)
@@ -357,8 +356,8 @@ def compute_metrics(G: torch.nn.Module, dataset, names: Sequence[str], num_gen: 
     names: metric names (parse_metric); num_gen replaces their counts (small runs).
     device: where G, the features and the metrics run (default: G's device).
     feature_extractor: for FID/KID/PR (stylegan.metrics.features.FeatureExtractor; a module is moved to `device`);
-        default the FID Inception, its weights from `inception` (a path), $STYLEGAN_INCEPTION or ~/.cache/stylegan
-        (never downloaded).
+        default the FID Inception, its weights from `inception` (a path), $STYLEGAN_INCEPTION or the cache
+        (downloaded on first use: stylegan.metrics.inception).
     batch: images per generator and extractor call. cache_dir, use_cache: the dataset statistics cache
         (stylegan.metrics.stats_cache). seed: latents, labels, subsets. noise_mode, truncation_psi: G's arguments.
     distance: PPL's distance (stylegan.metrics.ppl.resolve_distance). num_workers: data loader processes.

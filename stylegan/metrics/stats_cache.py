@@ -10,7 +10,8 @@ both are recomputed and replaced. Files are written to a temporary name and rena
 file. Data that cannot be fingerprinted (a dataset class other than the package's, without a `path`) or an
 extractor whose cache_key is None is never cached.
 
-The default directory is DEFAULT_CACHE_DIR, ~/.cache/stylegan/stats.
+The default directory is DEFAULT_CACHE_DIR, the stats folder of the package cache (stylegan.downloads.cache_dir:
+$STYLEGAN_CACHE, else $XDG_CACHE_HOME/stylegan, else ~/.cache/stylegan).
 """
 
 import hashlib
@@ -27,12 +28,13 @@ import numpy as np
 import torch
 
 from ..data import ShapesDataset
+from ..downloads import cache_dir as package_cache_dir
 from ..progress import progress as show_progress
 from .features import FeatureStats, as_rgb, check_extractor
 
 __all__ = ["DEFAULT_CACHE_DIR", "cache_path", "dataset_feature_stats", "dataset_fingerprint"]
 
-DEFAULT_CACHE_DIR = Path.home() / ".cache" / "stylegan" / "stats"
+DEFAULT_CACHE_DIR = package_cache_dir() / "stats"
 _UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
 
 PathLike = Union[str, Path]

@@ -17,8 +17,9 @@ along y); after each step every noise map is renormalised to zero mean and unit 
 
 As in NVIDIA's projector, only w is kept: proj.png is rendered from projected_w.npz with the network's own constant
 noise (what `stylegan.generate --ws` and `stylegan.edit apply --ws` render), the optimised noise maps are dropped.
-The perceptual distance is stylegan.perceptual's (LPIPS-style VGG16 features from a local weights file, see --lpips;
-without one a pixel and multi-scale fallback, with a warning)."""
+The perceptual distance is LPIPS on VGG16 (stylegan.perceptual: its two weight files are downloaded into the cache on
+first use, or named by --lpips and --lpips-weights; with a warning, every channel weighted 1 without LPIPS's linear
+layers, and a pixel and multi-scale fallback without VGG16)."""
 
 import argparse
 import copy
@@ -34,7 +35,7 @@ from ..images import load_image, save_png, to_uint8
 from ..latents import class_labels, sample_ws, save_ws
 from ..loading import load_generator
 from ..networks.w_inputs import noise_buffers
-from ..perceptual import load_distance
+from ..perceptual import LPIPS_WEIGHTS, VGG16_WEIGHTS, load_distance
 from ..progress import progress
 from .command_line import (add_class_argument, add_device_argument, add_network_argument, add_outdir_argument,
                            command_parser, prepare_outdir, run_command)
@@ -147,9 +148,12 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument("--w-plus", action="store_true", help="optimise one w per layer (W+) instead of one w")
     parser.add_argument("--seed", type=int, default=303, metavar="N", help="seed of the initial noise maps and w noise "
                         "(default 303)")
-    parser.add_argument("--lpips", default=None, metavar="FILE", help="VGG16 weights file (torchvision's "
-                        "vgg16-397923af.pth) for the perceptual loss; default $STYLEGAN_VGG16, else "
-                        "~/.cache/stylegan/vgg16-397923af.pth, else a pixel/pyramid fallback with a warning")
+    parser.add_argument("--lpips", default=None, metavar="FILE", help=f"VGG16 weights file (torchvision's "
+                        f"{VGG16_WEIGHTS.filename}) of the LPIPS loss; default ${VGG16_WEIGHTS.env_var}, else the "
+                        f"cache (downloaded on first use), else a pixel/pyramid fallback with a warning")
+    parser.add_argument("--lpips-weights", default=None, metavar="FILE", help=f"LPIPS's linear layers for VGG16 (the "
+                        f"lpips package's weights/v0.1/vgg.pth); default ${LPIPS_WEIGHTS.env_var}, else the cache "
+                        f"(downloaded on first use), else every channel weighted 1 with a warning")
     parser.add_argument("--save-video", action=argparse.BooleanOptionalAction, default=True,
                         help="write proj.mp4, the target beside the projection at every step (default: on)")
     parser.add_argument("--w-avg-samples", type=int, default=10000, metavar="N", help="latents mapped to find the "
@@ -173,7 +177,7 @@ def _run(args: argparse.Namespace) -> None:
         target = load_image(target_path, G.img_resolution, G.img_channels).to(device)
     except ValueError as e:
         raise ValueError(f"--target: {e}") from None
-    distance = load_distance(args.lpips, device)
+    distance = load_distance(args.lpips, args.lpips_weights, device)
     outdir = prepare_outdir(args.outdir)
 
     result = project(G, target, num_steps=args.steps, w_plus=args.w_plus, seed=args.seed, distance=distance,
