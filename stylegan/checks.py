@@ -1,12 +1,42 @@
 """Checks of the values a user gives, shared by the library, the tools, the metrics and training: each failure is one
-ValueError line that names the argument. Also the device a --device value names, and whether a network fits a
-dataset."""
+ValueError line that names the argument. Also the device a --device value names, whether a network fits a dataset,
+whether an output directory can be written, and UserError for problems the user fixes outside the arguments (a full
+disk, a broken file)."""
 
+import os
+from pathlib import Path
 from typing import Mapping, Sequence, Union
 
 import torch
 
 DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
+
+
+class UserError(Exception):
+    """A problem the user can fix that is not a bad value (a full disk, a broken snapshot): the commands print its
+    message as one line, without a traceback."""
+
+
+def os_error_text(error: OSError) -> str:
+    """An OSError as one line: 'FILE: REASON' when it names a file, else its message."""
+    if error.strerror and error.filename is not None:
+        return f"{error.filename}: {error.strerror}"
+    return error.strerror or str(error)
+
+
+def check_outdir(path, name: str = "--outdir") -> Path:
+    """`path` as a Path, when it is a directory or can be created as one (its nearest existing ancestor is a directory
+    we may write in); else a ValueError naming `name`. Creates nothing."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name}: {path} exists and is not a directory")
+    existing = next(p for p in (path, *path.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{name}: {path} cannot be created: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}: {existing} is read-only" + ("" if existing == path else f", so {path} cannot be "
+                                                                                             "created"))
+    return path
 
 
 def check_within(values: Sequence[int], limit: int, name: str, what: str) -> None:

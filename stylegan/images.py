@@ -2,7 +2,7 @@
 and images read from disk as network input."""
 
 from pathlib import Path
-from typing import Union
+from typing import Callable, Union
 
 import numpy as np
 import torch
@@ -45,14 +45,26 @@ def grid_image(images: torch.Tensor, columns: int, min_cell: int = 64) -> np.nda
     return x.numpy()
 
 
+def write_whole(path: PathLike, write: Callable[[Path], None]) -> None:
+    """write(tmp) to a temporary name next to `path`, which the file then takes: `path` never holds part of a file,
+    and the temporary file is removed when write fails (such as on a full disk)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        write(tmp)
+        tmp.replace(path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno and e.filename is None:  # say which file could not be written
+            raise OSError(e.errno, e.strerror, str(path)) from e
+        raise
+
+
 def save_png(image: Union[np.ndarray, torch.Tensor, Image.Image], path: PathLike) -> None:
     """An HWC uint8 array (1, 3 or 4 channels), a [C, H, W] tensor in [-1, 1] or a PIL image as a PNG, written whole
-    to a temporary name before it takes `path`."""
-    path = Path(path)
+    (write_whole)."""
     pil = image if isinstance(image, Image.Image) else to_pil(image)
-    tmp = path.with_name(path.name + ".tmp")
-    pil.save(tmp, format="PNG")
-    tmp.replace(path)
+    write_whole(path, lambda tmp: pil.save(tmp, format="PNG"))
 
 
 def load_image(path: PathLike, resolution: int, channels: int) -> torch.Tensor:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .checks import check_seeds, check_within
+from .images import write_whole
 from .progress import progress
 
 
@@ -126,14 +127,14 @@ def read_npz(path, name: str) -> Dict[str, np.ndarray]:
 
 
 def save_npz(path, **arrays) -> None:
-    """Writes arrays (tensors are moved to the CPU) as an .npz file, whole under a temporary name before it takes
-    `path`."""
-    path = Path(path)
+    """Writes arrays (tensors are moved to the CPU) as an .npz file, written whole (images.write_whole)."""
     arrays = {k: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v) for k, v in arrays.items()}
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    tmp.replace(path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    write_whole(path, write)
 
 
 def load_ws(path, G: torch.nn.Module, name: str = "--ws") -> torch.Tensor:

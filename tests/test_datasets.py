@@ -222,14 +222,15 @@ def test_corrupt_header(store):
         open_dataset(path, on_corrupt="error")
 
 
-def _truncated_png() -> bytes:
+def _damaged_png() -> bytes:
+    """A PNG whose image data lacks its second half: its header and its IEND chunk read fine, decoding fails."""
     noise = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     data = _png(Image.fromarray(noise))
-    return data[:len(data) // 2]
+    return data[:len(data) // 2] + data[-12:]
 
 
-def test_truncated_image_fails_at_decode(store, recwarn):
-    files = {"a.png": _solid(0, (32, 32)), "b.png": _truncated_png(), "c.png": _solid(2, (32, 32))}
+def test_damaged_image_fails_at_decode(store, recwarn):
+    files = {"a.png": _solid(0, (32, 32)), "b.png": _damaged_png(), "c.png": _solid(2, (32, 32))}
     path = store(files)
     ds = open_dataset(path, use_labels=False)
     assert len(ds) == 3 and ds.skipped == [] and len(recwarn) == 0
@@ -242,9 +243,9 @@ def test_truncated_image_fails_at_decode(store, recwarn):
         open_dataset(path, on_corrupt="error")[1]
 
 
-def test_truncated_substitute_wraps_and_keeps_its_label(store):
+def test_damaged_substitute_wraps_and_keeps_its_label(store):
     labels = {"dataset.json": {"labels": [["a.png", 0], ["b.png", 1]]}}
-    ds = open_dataset(store({"a.png": _solid(0, (32, 32)), "b.png": _truncated_png(), **labels}), use_labels=True)
+    ds = open_dataset(store({"a.png": _solid(0, (32, 32)), "b.png": _damaged_png(), **labels}), use_labels=True)
     with pytest.warns(UserWarning):
         image, label = ds[1]
     assert np.array_equal(image, ds[0][0]) and label.tolist() == [1.0, 0.0]

@@ -4,10 +4,11 @@ layout included). Every dataset gives (image uint8 [C, R, R], label float32 [lab
 from typing import Optional
 
 from .base import MIN_SIZE, Dataset, check_max_size
-from .image_dataset import ImageDataset, check_on_corrupt, export_zip
+from .image_dataset import MAX_LABEL_DIM, ImageDataset, check_on_corrupt, export_zip
 from .shapes import SHAPES, ShapesDataset, render
 
-__all__ = ["MIN_SIZE", "SHAPES", "Dataset", "ImageDataset", "ShapesDataset", "export_zip", "open_dataset", "render"]
+__all__ = ["MAX_LABEL_DIM", "MIN_SIZE", "SHAPES", "Dataset", "ImageDataset", "ShapesDataset", "export_zip",
+           "open_dataset", "render"]
 
 
 def open_dataset(path=None, resolution: Optional[int] = None, use_labels: bool = False, mirror: bool = False,
@@ -19,10 +20,12 @@ def open_dataset(path=None, resolution: Optional[int] = None, use_labels: bool =
         path; files whose name starts with '.' and other files are ignored), labels from a top-level dataset.json.
     resolution: None to require one square power-of-two size for all images; else a power of two >= 4: each image is
         center-cropped to a square and resized (Lanczos) to it.
-    use_labels: label_dim > 0 (an error when the data has no labels); int classes become one-hot vectors.
+    use_labels: label_dim > 0 (an error when the data has no labels); int classes become one-hot vectors. Labels must
+        be finite float32 numbers, with at most MAX_LABEL_DIM dimensions (classes).
     mirror: append an x-flipped copy of every image (len doubles; item n + i is item i flipped).
     max_size: keep only the first max_size readable images in sorted order (at least MIN_SIZE = 2).
-    on_corrupt: 'skip' leaves out images whose header cannot be read (with a warning; see dataset.skipped); an image
+    on_corrupt: 'skip' leaves out images whose header cannot be read or that are cut short (a PNG without its final
+        IEND chunk, such as a half-written file) with a warning (see dataset.skipped); an image
         that fails later, while decoding, is skipped with a warning and replaced by the next one that decodes (its
         label with it). 'error' raises a ValueError naming the file in both cases.
     Grayscale images give 1 channel, colour ones 3 (palettes expanded, alpha dropped with a warning); a mix of

@@ -5,6 +5,7 @@
 import json
 import os
 import re
+import struct
 import warnings
 import zipfile
 from pathlib import Path
@@ -19,6 +20,11 @@ from .base import Dataset, check_max_size, check_size
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ON_CORRUPT = ("skip", "error")
 LABELS_FILE = "dataset.json"
+# The most label dimensions (classes) a dataset may have: ImageNet-21k has 21,841 classes; more is a broken
+# dataset.json, and would make the networks' label embeddings huge.
+MAX_LABEL_DIM = 100_000
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_PNG_END = b"\0\0\0\0IEND\xaeB`\x82"  # the last chunk of every PNG: IEND, empty, with its CRC
 
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I"}
 _GRAY_MODES = {"1", "L", "LA", "La"} | _SIXTEEN_BIT_MODES
@@ -42,6 +48,12 @@ class _FolderFiles:
     def open(self, name: str) -> BinaryIO:
         return open(self.root / name, "rb")
 
+    def tail(self, name: str, size: int) -> bytes:
+        """The last `size` bytes of a file."""
+        with self.open(name) as f:
+            f.seek(max(f.seek(0, os.SEEK_END) - size, 0))
+            return f.read()
+
 
 class _ZipFiles:
     """The files in a zip. The archive is opened lazily in each process (a handle inherited through fork would share
@@ -62,6 +74,19 @@ class _ZipFiles:
 
     def open(self, name: str) -> BinaryIO:
         return self._archive().open(name)
+
+    def tail(self, name: str, size: int) -> bytes:
+        """The last `size` bytes of a file: read where they lie in the archive when it is stored uncompressed (as in
+        dataset_tool's zips), else decompressed from the start."""
+        info = self._archive().getinfo(name)
+        if info.compress_type != zipfile.ZIP_STORED:
+            with self.open(name) as f:
+                return f.read()[-size:]
+        with open(self.root, "rb") as f:
+            f.seek(info.header_offset + 26)  # the local header's file name and extra field lengths, then the data
+            name_length, extra_length = struct.unpack("<HH", f.read(4))
+            f.seek(info.header_offset + 30 + name_length + extra_length + max(info.compress_size - size, 0))
+            return f.read(min(size, info.compress_size))
 
     def __getstate__(self):
         return dict(self.__dict__, _zip=None, _pid=None)
@@ -88,6 +113,13 @@ def _reason(error: Exception) -> str:
 
 def _channels(mode: str) -> int:
     return 1 if mode in _GRAY_MODES else 3
+
+
+def _check_complete(files, name: str, image: Image.Image) -> None:
+    """An EOFError for a PNG that does not end with its IEND chunk: one cut short (half-written, truncated) has a
+    readable header and would fail only when decoded, in the middle of training."""
+    if image.format == "PNG" and files.tail(name, len(_PNG_END)) != _PNG_END:
+        raise EOFError("the PNG ends before its IEND chunk (cut short)")
 
 
 def _has_alpha(image: Image.Image) -> bool:
@@ -173,21 +205,47 @@ def _same_kind(value, reference) -> bool:
     return _is_vector(reference) and _is_vector(value) and len(value) == len(reference)
 
 
-def _label_matrix(label_map: dict, names: List[str], where: str) -> np.ndarray:
-    """float32 [len(names), label_dim]: int classes one-hot (label_dim = the largest class in dataset.json + 1), or
-    the vectors as given."""
+def _not_float32(vector: list):
+    """The first number of `vector` that is no finite float32 (NaN, infinite or too large), else None."""
+    for x in vector:
+        try:
+            if not abs(float(x)) <= _FLOAT32_MAX:
+                return x
+        except OverflowError:
+            return x
+    return None
+
+
+def _check_labels(label_map: dict, where: str) -> None:
+    """Labels of one kind (all int classes or all vectors of one length), finite, at most MAX_LABEL_DIM dimensions;
+    else a ValueError naming the image."""
+    first = next(iter(label_map.values()))
+    for name, value in label_map.items():
+        if not _same_kind(value, first):
+            raise ValueError(f"{where}: labels in {LABELS_FILE} must be all non-negative int classes or all lists of "
+                             f"numbers of one length (e.g. {name} has {value!r})")
+        dims = value + 1 if _is_class(value) else len(value)
+        if dims > MAX_LABEL_DIM:
+            raise ValueError(f"{where}: the label of {name} in {LABELS_FILE} " +
+                             (f"is class {value}" if _is_class(value) else f"has {dims} numbers") +
+                             f": at most {MAX_LABEL_DIM} label dimensions (MAX_LABEL_DIM) are supported")
+        bad = None if _is_class(value) else _not_float32(value)
+        if bad is not None:
+            raise ValueError(f"{where}: the label of {name} in {LABELS_FILE} holds {bad!r}, not a finite float32 "
+                             "number")
+
+
+def _label_array(label_map: dict, names: List[str], where: str) -> Tuple[np.ndarray, int]:
+    """(labels, label_dim) of the images `names`: int classes [N] (label_dim: the largest class in dataset.json + 1;
+    made one-hot when read), or float32 vectors [N, label_dim] as given."""
     missing = [name for name in names if name not in label_map]
     if missing:
         raise ValueError(f"{where}: {len(missing)} image(s) have no label in {LABELS_FILE}, e.g. {missing[0]}")
-    values = list(label_map.values())
-    first = values[0]
-    if all(_same_kind(v, first) for v in values):
-        if _is_class(first):
-            return np.eye(max(values) + 1, dtype=np.float32)[[label_map[name] for name in names]]
-        return np.array([label_map[name] for name in names], dtype=np.float32)
-    odd = next(name for name, v in label_map.items() if not _same_kind(v, first))
-    raise ValueError(f"{where}: labels in {LABELS_FILE} must be all non-negative int classes or all lists of numbers "
-                     f"of one length (e.g. {odd} has {label_map[odd]!r})")
+    _check_labels(label_map, where)
+    if _is_class(next(iter(label_map.values()))):
+        return np.array([label_map[name] for name in names], np.int64), max(label_map.values()) + 1
+    labels = np.array([label_map[name] for name in names], dtype=np.float32)
+    return labels, labels.shape[1]
 
 
 class ImageDataset(Dataset):
@@ -214,8 +272,7 @@ class ImageDataset(Dataset):
         self.num_channels = _common_channels(modes, str(self.path))
         self.resolution = check_resolution(resolution) if resolution is not None else \
             _common_resolution(sizes, str(self.path))
-        self._labels = self._read_labels(use_labels)
-        self.label_dim = self._labels.shape[1]
+        self._labels, self.label_dim = self._read_labels(use_labels)
         stem = self.path.stem if self.path.suffix.lower() == ".zip" else self.path.resolve().name
         self.name = f"{re.sub(r'[^A-Za-z0-9._-]+', '_', stem) or 'images'}-{self.resolution}"
 
@@ -227,6 +284,7 @@ class ImageDataset(Dataset):
                 break
             try:
                 with self._files.open(name) as f, Image.open(f) as image:
+                    _check_complete(self._files, name, image)
                     sizes[name], modes[name] = image.size, image.mode
                     alpha += _has_alpha(image)
             except _UNREADABLE as error:
@@ -242,19 +300,19 @@ class ImageDataset(Dataset):
     def _unreadable(self, name: str, error: Exception) -> None:
         """An image that cannot be read: an error, or recorded in `skipped` when on_corrupt is 'skip'."""
         if self.on_corrupt == "error":
-            raise ValueError(f"{self.path}: cannot read image {name} ({_reason(error)}); pass on_corrupt='skip' "
-                             f"to skip unreadable images") from error
+            raise ValueError(f"{self.path}: cannot read image {name} ({_reason(error)}); --on-corrupt skip leaves "
+                             "unreadable images out") from error
         self.skipped.append((name, _reason(error)))
 
-    def _read_labels(self, use_labels: bool) -> np.ndarray:
+    def _read_labels(self, use_labels: bool) -> Tuple[np.ndarray, int]:
         label_map = _read_label_map(self._files, str(self.path))
         self.has_labels = label_map is not None
         if not use_labels:
-            return np.zeros((self._num_images, 0), np.float32)
+            return np.zeros((self._num_images, 0), np.float32), 0
         if label_map is None:
             raise ValueError(f"{self.path}: use_labels is set but the data has no labels (no {LABELS_FILE} with "
                              f"labels at its top level)")
-        return _label_matrix(label_map, self._names, str(self.path))
+        return _label_array(label_map, self._names, str(self.path))
 
     def _decode(self, i: int) -> np.ndarray:
         with self._files.open(self._names[i]) as f, Image.open(f) as image:
@@ -278,7 +336,11 @@ class ImageDataset(Dataset):
         raise ValueError(f"{self.path}: none of the {self._num_images} images can be decoded")
 
     def _label(self, i: int) -> np.ndarray:
-        return self._labels[i].copy()
+        if self._labels.ndim == 2:
+            return self._labels[i].copy()
+        one_hot = np.zeros(self.label_dim, np.float32)
+        one_hot[self._labels[i]] = 1
+        return one_hot
 
 
 def _archive_labels(dataset: Dataset) -> Optional[list]:

@@ -1,28 +1,31 @@
 """What the commands share on the command line: their common flags (each defined once here), number lists such as
 '0-15,42', the ws to render (seeds or a --ws file), the output directory, and one way to run a command and report bad
-input (one line naming the argument, exit status 2)."""
+input (one line naming the argument or file, exit status 2; the traceback only with --debug)."""
 
 import argparse
+import pickle
 import re
 import sys
+import traceback
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 
-from ..checks import DEVICE_CHOICES, check_seeds
+from ..checks import DEVICE_CHOICES, UserError, check_outdir, check_seeds, os_error_text
 from ..latents import check_truncation, load_ws, ws_from_seeds
 from ..networks.synthesis import NOISE_MODES
 
 _ITEM = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?$")
+MAX_LIST_ITEMS = 100_000  # more is a typo such as 0-999999999, or more work than one command should take on
 
 
 def parse_range(text: str, name: str) -> List[int]:
-    """'0-15,42' -> [0, 1, ..., 15, 42]: comma-separated integers and inclusive ranges a-b (a <= b), in the order given.
-    A ValueError naming `name` for anything else."""
+    """'0-15,42' -> [0, 1, ..., 15, 42]: comma-separated integers and inclusive ranges a-b (a <= b), in the order given,
+    at most MAX_LIST_ITEMS in all (counted before the list is built). A ValueError naming `name` for anything else."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"{name}: expected a list such as '0-15,42', got {text!r}")
-    out = []
+    spans = []
     for item in text.split(","):
         m = _ITEM.match(item)
         if m is None:
@@ -31,8 +34,11 @@ def parse_range(text: str, name: str) -> List[int]:
         hi = lo if m.group(2) is None else int(m.group(2))
         if hi < lo:
             raise ValueError(f"{name}: the range {item.strip()!r} runs backwards")
-        out.extend(range(lo, hi + 1))
-    return out
+        spans.append((lo, hi))
+    count = sum(hi - lo + 1 for lo, hi in spans)
+    if count > MAX_LIST_ITEMS:
+        raise ValueError(f"{name}: {text!r} lists {count} numbers; at most {MAX_LIST_ITEMS} are taken at once")
+    return [i for lo, hi in spans for i in range(lo, hi + 1)]
 
 
 def parse_seeds(text: str, name: str = "--seeds") -> List[int]:
@@ -59,11 +65,9 @@ def source_ws(G: torch.nn.Module, seeds: Optional[Sequence[int]], ws_file=None, 
 
 
 def prepare_outdir(path, name: str = "--outdir") -> Path:
-    """The output directory, created (with its parents) when missing; a ValueError naming `name` when the path is
-    an existing file."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{name}: {path} exists and is not a directory")
+    """The output directory, created (with its parents) when missing; a ValueError naming `name` when it cannot be
+    (checks.check_outdir)."""
+    path = check_outdir(path, name)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -82,7 +86,8 @@ def add_network_argument(parser: argparse.ArgumentParser) -> None:
     """--network PATH (required)."""
     parser.add_argument("--network", required=True, metavar="PATH",
                         help="generator to use: an NVIDIA network pickle (read safely, no code runs), one of our "
-                             "safetensors files, a snapshot directory or a run directory (its newest snapshot)")
+                             "safetensors files, a snapshot directory, a run directory (its newest snapshot), or an http(s) URL of "
+                             "a network file (downloaded once into the cache)")
 
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
@@ -126,26 +131,46 @@ def add_outdir_argument(parser: argparse.ArgumentParser, contents: str) -> None:
                                                                          "missing)")
 
 
+# What a command reports as one line without a traceback (anything else is a bug and keeps it): our UserError, bad
+# values (ValueError; KeyError for an entry a file lacks), files and disks (OSError: missing, unreadable, read-only,
+# full), files that are no network pickle we trust (pickle.UnpicklingError, UntrustedPickleError included), and a
+# device out of memory.
+USER_ERRORS = (UserError, ValueError, KeyError, OSError, pickle.UnpicklingError, torch.OutOfMemoryError)
+
+
+def error_line(error: BaseException) -> str:
+    """The message of one of USER_ERRORS as one line."""
+    if isinstance(error, KeyError) and error.args:
+        text = str(error.args[0])
+    elif isinstance(error, OSError):
+        text = os_error_text(error)
+    else:
+        text = str(error)
+    return " ".join(line.strip() for line in text.splitlines() if line.strip()) or type(error).__name__
+
+
 def run_command(parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], None], argv=None) -> int:
     """Parses argv (sys.argv[1:] when None; other items than strings, such as paths, are converted with str) and runs
-    body(args). Returns the exit status: argparse's own (0 after --help, 2 for a usage error); bad input
-    (ValueError, FileNotFoundError, KeyError) becomes 'error: ...' on stderr and 2; Ctrl-C 130; 0 when done.
-    Anything else is a bug and keeps its traceback."""
+    body(args). Returns the exit status: argparse's own (0 after --help, 2 for a usage error); one of USER_ERRORS
+    becomes 'PROG: error: ...' on stderr (with its traceback when argv holds --debug, anywhere) and 2; an interrupt
+    130, or the exit_status it carries (training stopped by SIGTERM: 143); 0 when done. Anything else is a bug and
+    keeps its traceback."""
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an error, not only its one line")
+    debug = "--debug" in argv
     try:
-        args = parser.parse_args(None if argv is None else [str(a) for a in argv])
-    except SystemExit as e:
-        return exit_status(e)
+        args = parser.parse_args([a for a in argv if a != "--debug"])  # taken after a subcommand too
+    except SystemExit as e:  # as the interpreter reads it: None is 0, a message 1
+        return e.code if isinstance(e.code, int) else int(e.code is not None)
     try:
         body(args)
-    except KeyboardInterrupt:
-        return 130
-    except (ValueError, FileNotFoundError, KeyError) as e:
-        message = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        return getattr(e, "exit_status", 130)
+    except USER_ERRORS as e:
+        if debug:
+            traceback.print_exc()
+        print(f"{parser.prog}: error: {error_line(e)}", file=sys.stderr)
         return 2
     return 0
 
-
-def exit_status(e: SystemExit) -> int:
-    """The exit status a SystemExit stands for (as the interpreter reads it: None is 0, a message is 1)."""
-    return e.code if isinstance(e.code, int) else int(e.code is not None)

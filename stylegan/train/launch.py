@@ -1,5 +1,6 @@
 """Setting a run up: the device and process group, resuming, the dataset, the resolved options, the networks, the
-run directory; then the loop. `python -m stylegan.train` calls main()."""
+run directory; then the loop (`python -m stylegan.train` calls run()). Everything the user gives is checked before the
+run directory is created."""
 
 import copy
 import json
@@ -13,15 +14,16 @@ import torch
 
 from stylegan_ops import unavailable_reason
 
-from ..checks import check_fits_dataset, pick_device
+from ..checks import UserError, check_fits_dataset, check_outdir, os_error_text, pick_device
 from ..data import Dataset, open_dataset
+from ..downloads import local_path
 from ..network_io import load_nvidia_pickle
 from ..networks import Discriminator, Generator, set_low_precision
 from .distributed import ProcessGroup, broadcast_module, init_from_environment, shutdown
 from .loop import TrainingLoop
-from .options import NETWORK_OPTIONS, PROG, TrainingOptions, options_from, parse_args, resolve_options
+from .options import NETWORK_OPTIONS, PROG, TrainingOptions, flag, options_from, resolve_options
 from .report import Log, ProgressLine, StatsWriter
-from .snapshot import read_snapshot, resolve_snapshot
+from .snapshot import NETWORK_KEYS, list_snapshots, read_for_resume
 
 
 def process_device(spec: str, group: ProcessGroup) -> torch.device:
@@ -84,24 +86,30 @@ def _write_config(run_dir: Path, o: TrainingOptions, dataset: Dataset, G, D, gro
 
 
 def _load_resume(given: dict, device: torch.device):
-    """(base options, networks {'G', 'D', 'G_ema'}, state or None) from --resume."""
-    path = Path(given["resume"])
+    """(base options, networks {'G', 'D', 'G_ema'}, state or None, a line on the newer snapshots passed over or None)
+    from --resume."""
+    path = local_path(given["resume"], "--resume")
     shaping = sorted(k for k in given if k in NETWORK_OPTIONS)
     if shaping:
-        raise ValueError(f"--resume: the networks come from {path}; "
-                         f"{', '.join('--' + k.replace('_', '-') for k in shaping)} cannot change them")
+        raise ValueError(f"--resume: the networks come from {path}; {', '.join(map(flag, shaping))} cannot change "
+                         "them")
     if path.is_file():
+        if path.suffix != ".pkl":
+            raise ValueError(f"--resume: {path} is not something to resume from: give a snapshot directory (such as "
+                             f"RUN/snapshot-NNNNNNNNN) or a run directory, which hold G, D, G_ema and the training "
+                             "state, or an NVIDIA network pickle (.pkl) to fine-tune")
         data = load_nvidia_pickle(path)
-        missing = [k for k in ("G", "D", "G_ema") if not isinstance(data.get(k), torch.nn.Module)]
+        missing = [k for k in NETWORK_KEYS if not isinstance(data.get(k), torch.nn.Module)]
         if missing:
             raise ValueError(f"--resume {path}: the pickle lacks networks {missing}")
-        networks = {k: data[k].to(device).train().requires_grad_(True) for k in ("G", "D", "G_ema")}
-        return None, networks, None
-    snapshot = resolve_snapshot(path)
-    networks, state = read_snapshot(snapshot, device=device)
+        networks = {k: data[k].to(device).train().requires_grad_(True) for k in NETWORK_KEYS}
+        return None, networks, None, None
+    snapshot, networks, state, broken = read_for_resume(path, device=device)
+    note = f"resume: passed over {len(broken)} newer snapshot(s) that do not read back ({'; '.join(broken)}); " \
+           f"resuming from {snapshot.name}, the newest intact one" if broken else None
     # The options the run was given (its 'auto' ones are resolved again, for this run's processes and flags).
     base = {k: v for k, v in state["given"].items() if k not in ("resume", "dry_run", "device")}
-    return base, networks, state
+    return base, networks, state, note
 
 
 def run(given: Dict[str, object]) -> Optional[Path]:
@@ -120,9 +128,11 @@ def run(given: Dict[str, object]) -> Optional[Path]:
 
 
 def _run(given: dict, group: ProcessGroup, device: torch.device) -> Optional[Path]:
-    base, networks, state = _load_resume(given, device) if given.get("resume") else (None, None, None)
+    base, networks, state, note = _load_resume(given, device) if given.get("resume") else (None, None, None, None)
     given = {**(base or {}), **given}
     o = options_from(given)
+    if group.is_main:
+        check_outdir(o.outdir)
     dataset = open_dataset(o.data, resolution=o.resolution, use_labels=o.cond, mirror=o.mirror,
                            max_size=o.max_size, on_corrupt=o.on_corrupt)
     if networks is not None:  # the networks' own architecture replaces the options that describe it
@@ -166,17 +176,20 @@ def _run(given: dict, group: ProcessGroup, device: torch.device) -> Optional[Pat
     if state is not None:
         loop.load_state_dict(state)
     writer = None
-    if group.is_main:
-        _announce(log, o, dataset, G, D, group, device, run_dir, state)
-        loop.save_reals_grid()
-        writer = StatsWriter(run_dir)
     loop.stop.install()
     try:
+        if group.is_main:
+            _announce(log, o, dataset, G, D, group, device, run_dir, state, note)
+            loop.save_reals_grid()
+            writer = StatsWriter(run_dir)
         loop.run(writer)
     except KeyboardInterrupt:
         if group.is_main:
-            log(f"stopped; continue with: python -m stylegan.train --resume {run_dir}")
+            log(f"stopped; {_resume_hint(run_dir)}")
         raise
+    except OSError as e:  # a full disk, a run directory gone read-only: what was written stays complete
+        text = os_error_text(e) if e.filename is not None else f"writing in {run_dir}: {os_error_text(e)}"
+        raise UserError(f"training stopped: {text}" + (f"; {_resume_hint(run_dir)}" if group.is_main else "")) from e
     finally:
         loop.stop.uninstall()
         if writer is not None:
@@ -191,7 +204,13 @@ def _silent(line: str) -> None:
     pass
 
 
-def _announce(log, o, dataset, G, D, group, device, run_dir, state) -> None:
+def _resume_hint(run_dir: Path) -> str:
+    if list_snapshots(run_dir):
+        return f"continue with: {PROG} --resume {run_dir}"
+    return "no snapshot was written, so there is nothing to resume"
+
+
+def _announce(log, o, dataset, G, D, group, device, run_dir, state, note) -> None:
     params = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
     log(f"run directory: {run_dir}")
     log(f"dataset: {dataset.name}, {len(dataset)} images, {dataset.resolution}x{dataset.resolution}x"
@@ -200,6 +219,8 @@ def _announce(log, o, dataset, G, D, group, device, run_dir, state) -> None:
         log(f"dataset: skipped {len(dataset.skipped)} unreadable images (first: {dataset.skipped[0][0]})")
     log(f"networks: {o.arch} G {params(G) / 1e6:.2f}M parameters, D {params(D) / 1e6:.2f}M; "
         f"device {device}, {group.world_size} process(es), ops: {_ops_description(o.impl, device)}")
+    if note is not None:
+        log(note)
     if state is not None:
         log(f"resumed from {o.resume} at kimg {state['nimg'] / 1000:g}")
     log(f"training to kimg {o.kimg:g}, batch {o.batch}, tick every {o.tick:g} kimg, snapshot every {o.snap} ticks")
@@ -210,17 +231,3 @@ def _ops_description(impl: str, device: torch.device) -> str:
         return "reference (--impl ref)"
     reason = unavailable_reason(device.type)
     return "fused kernels" if reason is None else f"reference ({reason})"
-
-
-def main(argv=None, prog: str = PROG) -> int:
-    """Trains with the command line argv (sys.argv[1:] when None), named `prog` in its messages; returns the exit
-    status (2 for bad input, 130 when interrupted)."""
-    given = parse_args(argv, prog)
-    try:
-        run(given)
-    except KeyboardInterrupt:
-        return 130
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0

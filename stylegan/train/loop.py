@@ -26,6 +26,15 @@ from .sampler import GlobalBatchSampler
 from .snapshot import prune_snapshots, write_snapshot
 
 
+class Stopped(KeyboardInterrupt):
+    """Training stopped by a signal, after writing a snapshot; exit_status is 128 + the signal's number, as a shell
+    reports a process the signal ended (130 for SIGINT, 143 for SIGTERM)."""
+
+    def __init__(self, signum: int, reason: str):
+        super().__init__(reason)
+        self.exit_status = 128 + signum
+
+
 class StopRequest:
     """Set by SIGINT / SIGTERM (see install): the loop finishes its step, writes a snapshot and stops. A second
     SIGINT stops at once."""
@@ -34,6 +43,7 @@ class StopRequest:
 
     def __init__(self):
         self.reason: Optional[str] = None
+        self.signum = signal.SIGTERM  # the signal received; another process's stop counts as a SIGTERM
         self._previous = {}
 
     def install(self) -> None:
@@ -49,7 +59,7 @@ class StopRequest:
     def _handle(self, signum, frame) -> None:
         if self.reason is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        self.reason = signal.Signals(signum).name
+        self.reason, self.signum = signal.Signals(signum).name, signum
 
     def agreed(self, group: ProcessGroup, device: torch.device) -> bool:
         """Whether any process was asked to stop (all processes then stop after the same step)."""
@@ -363,7 +373,7 @@ class TrainingLoop:
             if self.stop.agreed(self.group, self.device):
                 self.log(f"stopping at kimg {self.nimg / 1000:g} ({self.stop.reason}): writing a snapshot")
                 self.snapshot()
-                raise KeyboardInterrupt(self.stop.reason)
+                raise Stopped(self.stop.signum, self.stop.reason)
             now = time.monotonic()
             if main and self.progress is not None:
                 elapsed_kimg = (self.nimg - tick_start_nimg) / 1000

@@ -4,13 +4,14 @@ data; a small fast configuration for the built-in dataset)."""
 
 import argparse
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import List, Optional
 
 from stylegan_ops import IMPLS
 
 from ..augment import PRESETS as AUGMENT_PRESETS
-from ..checks import DEVICE_CHOICES
+from ..checks import DEVICE_CHOICES, check_seeds
 from ..metrics.inception import resolve_weights
 from ..metrics.runner import FEATURE_KINDS, parse_metric
 from ..networks.synthesis import ARCHITECTURES
@@ -55,7 +56,7 @@ class TrainingOptions:
                              "GPU)", "run")
     resume: Optional[str] = _opt(None, "continue from a run directory or snapshot (exactly: options, optimizer "
                                        "state, counters and random state come from it; flags given now override "
-                                       "its options), or start from an NVIDIA network pickle (fine-tuning)",
+                                       "its options), or start from an NVIDIA network pickle (fine-tuning), also by http(s) URL",
                                  "run", metavar="PATH")
     impl: str = _opt(AUTO, "stylegan_ops implementation: fused kernels, the PyTorch reference, or auto", "run",
                      choices=IMPLS)
@@ -65,7 +66,8 @@ class TrainingOptions:
                             "metric-<name>.jsonl in the run directory. FID, KID and PR need the Inception weights "
                             "file (--inception)", "run", metavar="LIST")
     inception: Optional[str] = _opt(None, "the FID Inception weights file for --metrics (auto: $STYLEGAN_INCEPTION, "
-                                          "else ~/.cache/stylegan/; never downloaded)", "run", metavar="PATH")
+                                          "else the cache (~/.cache/stylegan), downloaded there on first use)", "run",
+                                  metavar="PATH")
     check_replicas: bool = _opt(False, "with several processes: verify at every tick that all replicas hold the "
                                        "same weights", "run")
     dry_run: bool = _opt(False, "resolve and print the configuration, then exit", "run")
@@ -143,11 +145,19 @@ class TrainingOptions:
 
 GROUPS = ("data", "run", "networks", "objectives", "augmentation", "optimization", "precision")
 PROG = "python -m stylegan.train"
+# The most pixels one forward pass may take when --batch-gpu is auto: 256 images of 256x256 (NVIDIA's configurations
+# pass at most 32 of them per GPU). A larger batch per process needs --batch-gpu, to be accumulated in rounds.
+AUTO_BATCH_GPU_PIXELS = 2 ** 24
+
+
+def flag(name: str) -> str:
+    """The command-line flag of the option `name` (a TrainingOptions field)."""
+    return TrainingOptions.__dataclass_fields__[name].metadata["flag"] or "--" + name.replace("_", "-")
 
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    """The command line `prog`: one flag per TrainingOptions field; unspecified flags parse to None (see
-    parse_args)."""
+    """The command line `prog`: one flag per TrainingOptions field; only the flags given are in its namespace (the
+    rest come from a resumed run or the defaults)."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Train a StyleGAN2 or StyleGAN generator. With no arguments: a short run on the built-in "
@@ -157,7 +167,6 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     groups = {g: parser.add_argument_group(g) for g in GROUPS}
     for f in dataclasses.fields(TrainingOptions):
         meta = f.metadata
-        flag = meta["flag"] or "--" + f.name.replace("_", "-")
         help = meta["help"] if f.default is None else f"{meta['help']} (default: {f.default})"
         kwargs = dict(dest=f.name, help=help)
         if f.type in (bool, Optional[bool]):
@@ -165,7 +174,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
             kwargs["help"] = meta["help"]
         else:
             kwargs.update(type=_parse_type(f.type), choices=meta["choices"], metavar=meta["metavar"])
-        groups[meta["group"]].add_argument(flag, **kwargs)
+        groups[meta["group"]].add_argument(flag(f.name), **kwargs)
     return parser
 
 
@@ -174,11 +183,6 @@ def _parse_type(annotation):
         if annotation in (t, Optional[t]):
             return t
     raise TypeError(f"no parser for {annotation}")
-
-
-def parse_args(argv=None, prog: str = PROG) -> dict:
-    """Only the options given on the command line, as a dict (the rest come from a resumed run or the defaults)."""
-    return vars(build_parser(prog).parse_args(argv))
 
 
 def options_from(given: dict) -> TrainingOptions:
@@ -204,13 +208,18 @@ def resolve_options(opts: TrainingOptions, resolution: int, builtin: bool, world
     o.resolution = resolution
     for name in ("batch", "batch_gpu"):
         if getattr(o, name) is not None and getattr(o, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(o, name)}")
+            raise ValueError(f"{flag(name)} must be > 0, got {getattr(o, name)}")
     if o.batch is None:
         o.batch = 32 if builtin else max(min(world_size * min(4096 // resolution, 32), 64), world_size)
     if o.batch % world_size:
         raise ValueError(f"--batch {o.batch} must be a multiple of the number of processes ({world_size})")
     if o.batch_gpu is None:
         o.batch_gpu = o.batch // world_size
+        if o.batch_gpu * resolution ** 2 > AUTO_BATCH_GPU_PIXELS:
+            rounds = next(d for d in range(1, o.batch_gpu + 1) if o.batch_gpu % d == 0 and o.batch_gpu // d <= 32)
+            raise ValueError(f"--batch {o.batch}: {o.batch_gpu} images of {resolution}x{resolution} per process in "
+                             f"one pass is more than an automatic --batch-gpu takes; give --batch-gpu (such as "
+                             f"{o.batch_gpu // rounds}: the batch in {rounds} rounds)")
     if (o.batch // world_size) % o.batch_gpu:
         raise ValueError(f"--batch-gpu {o.batch_gpu} must divide the batch per process ({o.batch // world_size})")
     if o.mbstd_group is None:
@@ -263,18 +272,23 @@ def resolve_options(opts: TrainingOptions, resolution: int, builtin: bool, world
 
 
 def _check(o: TrainingOptions) -> None:
+    for f in dataclasses.fields(o):
+        value = getattr(o, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{flag(f.name)} must be a finite number, got {value}")
+    check_seeds([o.seed], "--seed")
     positive = dict(kimg=o.kimg, tick=o.tick, snap=o.snap, batch=o.batch, batch_gpu=o.batch_gpu, cbase=o.cbase,
                     cmax=o.cmax, z_dim=o.z_dim, w_dim=o.w_dim, map=o.map, glr=o.glr, dlr=o.dlr,
                     pl_batch_shrink=o.pl_batch_shrink, pg_kimg=o.pg_kimg, mbstd_group=o.mbstd_group)
     for name, value in positive.items():
         if not value > 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+            raise ValueError(f"{flag(name)} must be > 0, got {value}")
     non_negative = dict(gamma=o.gamma, pl_weight=o.pl_weight, ema_kimg=o.ema_kimg, ema_rampup=o.ema_rampup or 0,
                         keep_snapshots=o.keep_snapshots, workers=o.workers, g_reg_interval=o.g_reg_interval,
                         d_reg_interval=o.d_reg_interval, fp16_res=o.fp16_res, pl_decay=o.pl_decay)
     for name, value in non_negative.items():
         if not value >= 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+            raise ValueError(f"{flag(name)} must be >= 0, got {value}")
     if not 0 <= o.p <= 1:
         raise ValueError(f"--p must be in [0, 1], got {o.p}")
     if not 0 <= o.target <= 1:
