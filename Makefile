@@ -37,7 +37,7 @@ gpu-check:                   ## on a GPU machine: build for sm_90, tests on CUDA
 gpu-wheels:                  ## wheels for a GPU machine without the network (Python 3.12; about 40 MB, no imageio-ffmpeg: GIF)
 	$(PYTHON) -m pip download --disable-pip-version-check --only-binary=:all: --python-version 3.12 \
 		--platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d .gpu-wheels \
-		"hypothesis>=6" "pytest-benchmark>=4" numpy safetensors pillow tqdm tensorboard
+		"hypothesis>=6" "pytest-benchmark>=4" numpy scipy safetensors pillow tqdm tensorboard
 
 build: torch
 	$(PIP) "setuptools>=64" wheel ninja

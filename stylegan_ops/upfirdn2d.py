@@ -118,7 +118,8 @@ def setup_filter(f, *, device: Optional[torch.device] = None, normalize: bool = 
     op = "setup_filter"
     if f is None:
         f = 1
-    f = torch.as_tensor(f, dtype=torch.float32)
+    # Built on the CPU (or where a tensor given lives), also inside a `torch.device` context such as 'meta'.
+    f = torch.as_tensor(f, dtype=torch.float32, device=f.device if isinstance(f, torch.Tensor) else "cpu")
     if f.ndim == 0:
         f = f[None]
     if f.ndim not in (1, 2) or f.numel() == 0:

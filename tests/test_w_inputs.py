@@ -31,7 +31,8 @@ def affine_inputs(G, ws):
 
 
 @pytest.mark.parametrize("variant, architecture", [("stylegan2", "skip"), ("stylegan2", "orig"),
-                                                   ("stylegan2", "resnet"), ("stylegan", None)])
+                                                   ("stylegan2", "resnet"), ("stylegan", None),
+                                                   ("stylegan3-t", None), ("stylegan3-r", None)])
 def test_each_w_drives_exactly_the_layers_it_lists(variant, architecture):
     G = tiny_generator(variant)
     if architecture is not None:

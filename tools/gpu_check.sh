@@ -45,7 +45,7 @@ environment() {
     command -v compute-sanitizer && compute-sanitizer --version
     if [ -d .gpu-wheels ]; then
         "$PY" -m pip install --no-index --find-links .gpu-wheels "hypothesis>=6" "pytest-benchmark>=4" numpy \
-            safetensors pillow tqdm tensorboard
+            scipy safetensors pillow tqdm tensorboard
     fi
 }
 

@@ -1,4 +1,4 @@
-"""The generator: mapping network + StyleGAN2 or StyleGAN synthesis."""
+"""The generator: mapping network + StyleGAN3, StyleGAN2 or StyleGAN synthesis."""
 
 from typing import Optional
 
@@ -8,15 +8,17 @@ from .layers import OpsModule, set_impl
 from .mapping import MappingNetwork
 from .synthesis import SynthesisNetwork
 from .synthesis_adain import AdaINSynthesisNetwork
+from .synthesis_alias_free import CONFIGS, MAPPING_DEFAULTS, AliasFreeSynthesisNetwork
 
-VARIANTS = ("stylegan2", "stylegan")
+VARIANTS = ("stylegan2", "stylegan", *CONFIGS)
 
 
 class Generator(OpsModule):
     """z [N, z_dim] (and c [N, c_dim]) -> images [N, img_channels, img_resolution, img_resolution].
 
     variant 'stylegan2' (modulated convolutions; synthesis_kwargs as NVIDIA's: channel_base, channel_max,
-    num_fp16_res, conv_clamp, architecture) or 'stylegan' (AdaIN). G(z, c) = G.synthesis(G.mapping(z, c)); style
+    num_fp16_res, conv_clamp, architecture), 'stylegan' (AdaIN) or 'stylegan3-t' / 'stylegan3-r' (alias-free;
+    NVIDIA's configurations T and R, a 2-layer mapping network, synthesis_kwargs overriding the configuration's). G(z, c) = G.synthesis(G.mapping(z, c)); style
     mixing is feeding different ws to different layers of G.synthesis. impl selects the fused or reference ops for
     every layer ('auto', 'fused', 'ref'; see stylegan.networks.set_impl)."""
 
@@ -31,10 +33,16 @@ class Generator(OpsModule):
                                 synthesis_kwargs=dict(synthesis_kwargs or {}))
         self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
         self.img_resolution, self.img_channels, self.variant = img_resolution, img_channels, variant
-        synthesis = SynthesisNetwork if variant == "stylegan2" else AdaINSynthesisNetwork
-        self.synthesis = synthesis(w_dim, img_resolution, img_channels, **(synthesis_kwargs or {}))
+        mapping_kwargs, synthesis_kwargs = dict(mapping_kwargs or {}), dict(synthesis_kwargs or {})
+        if variant in CONFIGS:
+            synthesis = AliasFreeSynthesisNetwork
+            mapping_kwargs, synthesis_kwargs = {**MAPPING_DEFAULTS, **mapping_kwargs}, {**CONFIGS[variant],
+                                                                                      **synthesis_kwargs}
+        else:
+            synthesis = SynthesisNetwork if variant == "stylegan2" else AdaINSynthesisNetwork
+        self.synthesis = synthesis(w_dim, img_resolution, img_channels, **synthesis_kwargs)
         self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim, c_dim, w_dim, self.num_ws, **(mapping_kwargs or {}))
+        self.mapping = MappingNetwork(z_dim, c_dim, w_dim, self.num_ws, **mapping_kwargs)
         set_impl(self, impl)
 
     def forward(self, z: torch.Tensor, c: Optional[torch.Tensor] = None, truncation_psi: float = 1,

@@ -70,16 +70,18 @@ def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> to
 
 
 class FullyConnectedLayer(OpsModule):
-    """y = act(x @ (weight * lr_multiplier / sqrt(in))^T + bias * lr_multiplier): weights stored as N(0, 1) /
-    lr_multiplier and scaled at run time (equalized learning rate)."""
+    """y = act(x @ (weight * lr_multiplier / sqrt(in))^T + bias * lr_multiplier): weights stored as N(0, 1) *
+    weight_init / lr_multiplier and scaled at run time (equalized learning rate); bias_init is a number or one value
+    per output feature."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, activation: str = "linear",
-                 lr_multiplier: float = 1.0, bias_init: float = 0.0):
+                 lr_multiplier: float = 1.0, bias_init=0.0, weight_init: float = 1.0):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.activation = activation
-        self.weight = torch.nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
-        self.bias = torch.nn.Parameter(torch.full([out_features], float(bias_init))) if bias else None
+        self.weight = torch.nn.Parameter(torch.randn([out_features, in_features]) * weight_init / lr_multiplier)
+        bias_value = torch.as_tensor(bias_init, dtype=torch.float32).expand(out_features).clone()
+        self.bias = torch.nn.Parameter(bias_value) if bias else None
         self.weight_gain = lr_multiplier / math.sqrt(in_features)
         self.bias_gain = lr_multiplier
 
