@@ -1,7 +1,7 @@
 """Network files: NVIDIA's network pickles, read without running any code from them, and our own checkpoints
 (safetensors weights with the network's configuration as JSON metadata; no pickle).
 
-NVIDIA's pickles (StyleGAN2-ADA, and StyleGAN3's stylegan2 configuration) hold a dict such as {'G', 'D', 'G_ema',
+NVIDIA's pickles (StyleGAN2-ADA; StyleGAN3's T, R and stylegan2 configurations) hold a dict such as {'G', 'D', 'G_ema',
 'augment_pipe', 'training_set_kwargs', ...}. Each network and submodule in it is rebuilt by
 torch_utils.persistence._reconstruct_persistent_obj from a dict {type, version, module_src, class_name, state}, state
 being the module's __dict__. The unpickler here answers only an explicit allow-list of globals with stand-ins that
@@ -22,6 +22,7 @@ from typing import Any, Dict, Optional, Union
 
 import numpy as np
 import torch
+from safetensors import SafetensorError, safe_open
 
 from .downloads import local_path
 from .networks import Discriminator, Generator
@@ -66,6 +67,33 @@ def _numpy_scalar(dtype, data=None):
     return np.frombuffer(data, dtype=dtype)[0] if data is not None else dtype.type(0)
 
 
+class _NumericArray:
+    """A numpy array stored in a pickle (StyleGAN3 modules keep sizes as arrays), rebuilt from its bytes only for a
+    numeric dtype: never an object array, nothing called."""
+
+    array = None
+
+    def __setstate__(self, state):
+        try:
+            _, shape, dtype, fortran_order, data = state
+            valid = isinstance(dtype, np.dtype) and not dtype.hasobject and isinstance(data, bytes) and \
+                all(isinstance(n, int) and n >= 0 for n in shape) and len(data) == int(np.prod(shape)) * dtype.itemsize
+        except (TypeError, ValueError):
+            valid = False
+        if not valid:
+            raise UntrustedPickleError("not a network pickle we trust: a numpy array that is not plain numbers")
+        self.array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C").copy()
+
+
+def _reconstruct_array(subtype, shape, typecode):
+    if subtype is not _NDARRAY:
+        raise UntrustedPickleError("not a network pickle we trust: an array of a class other than numpy.ndarray")
+    return _NumericArray()
+
+
+_NDARRAY = "numpy.ndarray"  # what the pickle gets for the class: a name, nothing callable
+
+
 class _EasyDict(dict):
     """dnnlib.EasyDict as plain data."""
 
@@ -80,6 +108,9 @@ _ALLOWED = {
     ("numpy.core.multiarray", "scalar"): _numpy_scalar,
     ("numpy._core.multiarray", "scalar"): _numpy_scalar,
     ("numpy", "dtype"): np.dtype,
+    ("numpy", "ndarray"): _NDARRAY,
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct_array,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct_array,
 }
 
 
@@ -128,6 +159,8 @@ def _plain(value):
         return type(value)(_plain(v) for v in value)
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, _NumericArray):
+        return value.array
     return value
 
 
@@ -149,8 +182,16 @@ def _generator_kwargs(kwargs: dict) -> dict:
     return out
 
 
+def _is_alias_free(obj: PersistentObject) -> bool:
+    """Whether a stored Generator is StyleGAN3's alias-free one: NVIDIA names its classes as for StyleGAN2, but only
+    its synthesis network has Fourier-feature `input`."""
+    synthesis = (obj.state.get("_modules") or {}).get("synthesis")
+    return isinstance(synthesis, PersistentObject) and "input" in (synthesis.state.get("_modules") or {})
+
+
 def network_from_nvidia(obj: PersistentObject) -> torch.nn.Module:
-    """Our network for a stored NVIDIA Generator or Discriminator, with its weights."""
+    """Our network for a stored NVIDIA Generator (StyleGAN2-ADA, StyleGAN3 T/R or StyleGAN3's stylegan2
+    configuration) or Discriminator, with its weights."""
     if obj.class_name not in NETWORK_CLASSES:
         raise ValueError(f"cannot build a network of class {obj.class_name!r}; supported: {sorted(NETWORK_CLASSES)}")
     kwargs = _plain(dict(obj.state.get("_init_kwargs") or {}))
@@ -159,27 +200,54 @@ def network_from_nvidia(obj: PersistentObject) -> torch.nn.Module:
     kwargs = {k: v for k, v in kwargs.items() if k != "class_name"}
     if obj.class_name == "Generator":
         kwargs = _generator_kwargs(kwargs)
+        if _is_alias_free(obj):
+            radial = kwargs["synthesis_kwargs"].get("use_radial_filters", False)
+            kwargs["variant"] = "stylegan3-r" if radial else "stylegan3-t"
+    return _checked_network(obj.class_name, kwargs, _flat_state(obj))
+
+
+# Bounds on a stored network's arguments, checked before anything is built from them (a file's arguments are
+# untrusted: a loop per layer or a filter per tap must not run away); the tensors then decide the rest.
+MAX_INT_ARGUMENT = 2 ** 20
+_ARGUMENT_LIMITS = {"img_resolution": 2 ** 14, "num_layers": 64, "num_critical": 64, "filter_size": 64,
+                    "lrelu_upsampling": 16, "conv_kernel": 15, "num_fp16_res": 16}
+
+
+def _check_argument_limits(kwargs: dict, what: str) -> None:
+    for name, value in kwargs.items():
+        if isinstance(value, dict):
+            _check_argument_limits(value, what)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            limit = _ARGUMENT_LIMITS.get(name, MAX_INT_ARGUMENT)
+            if abs(value) > limit:
+                raise ValueError(f"{what}: stored argument {name}={value} is beyond what this package builds "
+                                 f"(at most {limit})")
+
+
+def _checked_network(class_name: str, kwargs: dict, state: Dict[str, torch.Tensor]) -> torch.nn.Module:
+    """The network `class_name(**kwargs)` with `state`, built only once the arguments are within bounds and a
+    shape-only ('meta' device) copy has exactly the stored tensors: a file cannot make us allocate more than it holds."""
+    _check_argument_limits(kwargs, class_name)
+    cls = NETWORK_CLASSES[class_name]
     try:
-        net = NETWORK_CLASSES[obj.class_name](**kwargs)
-    except TypeError as e:
-        raise ValueError(f"{obj.class_name} with arguments {sorted(kwargs)}: not a configuration this package "
+        with torch.device("meta"):
+            shapes = cls(**kwargs).state_dict()
+    except (TypeError, ValueError, RuntimeError, OverflowError) as e:
+        raise ValueError(f"{class_name} with arguments {sorted(kwargs)}: not a configuration this package "
                          f"builds ({e})") from None
-    _copy_state(net, _flat_state(obj), obj.class_name)
-    return net.eval().requires_grad_(False)
-
-
-def _copy_state(net: torch.nn.Module, state: Dict[str, torch.Tensor], what: str) -> None:
-    own = net.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
+    missing = sorted(set(shapes) - set(state))
+    unexpected = sorted(set(state) - set(shapes))
     if missing or unexpected:
-        raise ValueError(f"{what}: the stored tensors do not match this package's network: missing {missing[:8]}"
-                         f"{'...' if len(missing) > 8 else ''}, unexpected {unexpected[:8]}"
+        raise ValueError(f"{class_name}: the stored tensors do not match this package's network: missing "
+                         f"{missing[:8]}{'...' if len(missing) > 8 else ''}, unexpected {unexpected[:8]}"
                          f"{'...' if len(unexpected) > 8 else ''}")
     for name, tensor in state.items():
-        if tuple(tensor.shape) != tuple(own[name].shape):
-            raise ValueError(f"{what}: {name} has shape {list(tensor.shape)}, expected {list(own[name].shape)}")
+        if tuple(tensor.shape) != tuple(shapes[name].shape):
+            raise ValueError(f"{class_name}: {name} has shape {list(tensor.shape)}, expected "
+                             f"{list(shapes[name].shape)}")
+    net = cls(**kwargs)
     net.load_state_dict({k: v.detach() for k, v in state.items()})
+    return net.eval().requires_grad_(False)
 
 
 def load_nvidia_pickle(path: PathLike) -> Dict[str, Any]:
@@ -226,24 +294,31 @@ def load_network(path: PathLike, key: str = "G_ema", device: Optional[torch.devi
         raise FileNotFoundError(f"load_network: no such file: {path}")
     with open(path, "rb") as f:
         magic = f.read(2)
+    try:
+        net = _read_network_file(path, magic, key)
+    except UntrustedPickleError:
+        raise
+    except (EOFError, pickle.UnpicklingError, SafetensorError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        kind = "an empty file" if not magic else "not a readable network file"
+        if magic == b"PK":
+            kind = "a zip archive (a torch.save checkpoint?), not a network file: give an NVIDIA network pickle or " \
+                   "a file written by save_network"
+        raise ValueError(f"load_network: {path} is {kind} ({type(e).__name__}: {e})") from None
+    return net.to(device) if device is not None else net
+
+
+def _read_network_file(path: Path, magic: bytes, key: str) -> torch.nn.Module:
     if path.suffix == ".pkl" or magic[:1] == b"\x80":  # pickle protocol 2+
         data = load_nvidia_pickle(path)
         if isinstance(data.get(key), PersistentObject):
             raise ValueError(f"load_network: {key!r} in {path} is a {data[key].class_name}, which this package does "
-                             f"not build (it builds {sorted(NETWORK_CLASSES)}: StyleGAN2-ADA and StyleGAN3's "
-                             "stylegan2 configuration)")
+                             f"not build (it builds {sorted(NETWORK_CLASSES)})")
         if not isinstance(data.get(key), torch.nn.Module):
             raise KeyError(f"load_network: {path} holds no network {key!r}; it has {sorted(data)}")
-        net = data[key]
-    else:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            if meta.get("format") != _FORMAT or meta.get("class") not in NETWORK_CLASSES:
-                raise ValueError(f"load_network: {path} is not a network file of this package")
-            state = {k: f.get_tensor(k) for k in f.keys()}
-        net = NETWORK_CLASSES[meta["class"]](**json.loads(meta["init_kwargs"]))
-        _copy_state(net, state, meta["class"])
-        net = net.eval().requires_grad_(False)
-    return net.to(device) if device is not None else net
+        return data[key]
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+        if meta.get("format") != _FORMAT or meta.get("class") not in NETWORK_CLASSES:
+            raise ValueError(f"load_network: {path} is not a network file of this package")
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    return _checked_network(meta["class"], json.loads(meta["init_kwargs"]), state)

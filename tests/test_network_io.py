@@ -135,3 +135,108 @@ def test_a_run_directory_names_its_newest_snapshot_by_image_count(tmp_path):
     save_network(tiny_discriminator(), tmp_path / "D.safetensors")
     with pytest.raises(ValueError, match="--network: .*D.safetensors holds a Discriminator, not a generator"):
         load_generator(tmp_path / "D.safetensors", torch.device("cpu"))
+
+
+@pytest.mark.parametrize("variant", ["stylegan3-t", "stylegan3-r"])
+def test_nvidia_stylegan3_pickle_loads_by_structure_and_gives_the_same_images(stand_ins, tmp_path, variant):
+    # NVIDIA's StyleGAN3 modules are named Generator / SynthesisNetwork as StyleGAN2's, keep their sizes as numpy
+    # arrays and sampling rates as numpy scalars, and take the synthesis arguments flattened.
+    import numpy as np
+    from conftest import tiny_generator as tiny_g
+
+    G = tiny_g(variant)
+    kwargs = nvidia_kwargs(G)
+    kwargs.update(kwargs.pop("synthesis_kwargs"))
+    kwargs.update(magnitude_ema_beta=0.5 ** (32 / 20000), **({"conv_kernel": 1, "use_radial_filters": True}
+                                                               if variant == "stylegan3-r" else {}))
+    record = record_of(G, "Generator", kwargs)
+    synthesis = record.state["_modules"]["synthesis"]
+    synthesis.state["_modules"]["input"].state.update(size=np.broadcast_to(np.asarray(36), [2]),
+                                                      sampling_rate=np.float64(16))
+    first = synthesis.state["_modules"][G.synthesis.layer_names[0]]
+    first.state.update(in_size=np.array([36, 36]), out_size=np.asfortranarray(np.ones((2, 2), dtype=np.float32)))
+    path = tmp_path / "sg3.pkl"
+    write_pickle(path, {"G_ema": record, "training_set_kwargs": {"resolution": np.int64(16)}})
+    loaded = load_network(path)
+    assert loaded.variant == variant and loaded.synthesis.layer_names == G.synthesis.layer_names
+    z = torch.randn(2, G.z_dim)
+    torch.testing.assert_close(loaded(z, truncation_psi=0.7), G(z, truncation_psi=0.7), rtol=0, atol=0)
+
+
+def test_numpy_arrays_of_objects_or_other_classes_are_refused(stand_ins, tmp_path):
+    import numpy as np
+
+    path = tmp_path / "objects.pkl"
+    path.write_bytes(pickle.dumps({"G_ema": np.array([1, "a"], dtype=object)}))
+    with pytest.raises(UntrustedPickleError, match="numpy array that is not plain numbers"):
+        load_network(path)
+    path.write_bytes(pickle.dumps({"G_ema": np.array([1.5, 2.5])}))  # numbers are fine, but not a network
+    with pytest.raises(KeyError, match="holds no network 'G_ema'"):
+        load_network(path)
+    path.write_bytes(pickle.dumps({"G_ema": np.ma.masked_array([1.0])}))
+    with pytest.raises(UntrustedPickleError, match="references numpy.ma"):
+        load_network(path)
+
+
+class _BuildSpy:
+    """Replaces a network class in network_io: records the device of each construction, then builds it."""
+
+    def __init__(self, monkeypatch, name):
+        import stylegan.network_io as network_io
+
+        self.devices, real = [], network_io.NETWORK_CLASSES[name]
+
+        def build(**kwargs):
+            self.devices.append(torch.empty(0).device.type)
+            return real(**kwargs)
+
+        monkeypatch.setitem(network_io.NETWORK_CLASSES, name, build)
+
+
+@pytest.mark.parametrize("fmt", ["pickle", "safetensors"])
+def test_stored_arguments_are_checked_before_anything_is_allocated(stand_ins, tmp_path, monkeypatch, fmt):
+    G = tiny_generator(8).eval()
+    spy = _BuildSpy(monkeypatch, "Generator")
+
+    def write(**synthesis):
+        kwargs = nvidia_kwargs(G)
+        kwargs["synthesis_kwargs"].update(synthesis)
+        if fmt == "pickle":
+            path = tmp_path / "g.pkl"
+            write_pickle(path, {"G_ema": record_of(G, "Generator", kwargs)})
+        else:
+            path = tmp_path / "g.safetensors"
+            save_network(G, path)
+            import json
+            from safetensors.torch import load_file, save_file
+            kwargs = dict(G.init_kwargs, synthesis_kwargs={**G.init_kwargs["synthesis_kwargs"], **synthesis})
+            save_file(load_file(path), path, metadata={"format": "stylegan-network-v1", "class": "Generator",
+                                                       "init_kwargs": json.dumps(kwargs)})
+        return path
+
+    with pytest.raises(ValueError, match=r"channel_base=1099511627776 is beyond what this package builds"):
+        load_network(write(channel_base=2 ** 40))
+    assert spy.devices == []
+    # Within the bounds but far larger than the stored tensors: found on the shape-only copy, never built for real.
+    with pytest.raises(ValueError, match="has shape"):
+        load_network(write(channel_base=2 ** 19, channel_max=2 ** 12))
+    assert spy.devices == ["meta"]
+    load_network(write())
+    assert spy.devices == ["meta", "meta", "cpu"]
+
+
+def test_broken_network_files_are_one_clear_error(tmp_path):
+    G = tiny_generator(8).eval()
+    good = tmp_path / "g.safetensors"
+    save_network(G, good)
+    cases = {"empty.pkl": b"", "cut.safetensors": good.read_bytes()[:100], "empty.safetensors": b"",
+             "edited.safetensors": good.read_bytes().replace(b'"class":"Generator"', b'"class":"Generator"'[:-2] + b'x"')}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ValueError, match=rf"load_network: .*{name} is (an empty file|not a readable network file"
+                                             r"|not a network file of this package)"):
+            load_network(tmp_path / name)
+    zipped = tmp_path / "checkpoint.pt"
+    torch.save(G.state_dict(), zipped)
+    with pytest.raises(ValueError, match="a zip archive .a torch.save checkpoint.., not a network file"):
+        load_network(zipped)
