@@ -18,13 +18,20 @@ def _pair(op: str, name: str, v: IntPair) -> Tuple[int, int]:
     values = [v, v] if not isinstance(v, (list, tuple)) else list(v)
     if len(values) != 2:
         raise ValueError(f"{op}: {name} must be an int or (x, y), got {v!r}")
-    return tuple(check_int(op, name, e, minimum=1) for e in values)
+    return tuple(_below_int32(op, name, check_int(op, name, e, minimum=1)) for e in values)
+
+
+def _below_int32(op: str, name: str, v: int) -> int:
+    # The kernels take factors and padding as 32-bit ints.
+    if abs(v) >= 2 ** 31:
+        raise ValueError(f"{op}: {name} must be below 2^31 in magnitude, got {v}")
+    return v
 
 
 def parse_padding(op: str, padding: Padding) -> Tuple[int, int, int, int]:
     """(x0, x1, y0, y1) from an int, (x, y) or (x0, x1, y0, y1)."""
     values = [padding] if not isinstance(padding, (list, tuple)) else list(padding)
-    values = [check_int(op, "padding", e) for e in values]
+    values = [_below_int32(op, "padding", check_int(op, "padding", e)) for e in values]
     if len(values) == 1:
         return values[0], values[0], values[0], values[0]
     if len(values) == 2:

@@ -131,6 +131,9 @@ class TestUpfirdn2d(OpBattery):
         **{f"padding {padding}": (ValueError, "padding must be",
                                   lambda padding=padding: upfirdn2d(X, F_BAD, padding=padding))
            for padding in ((1, 2, 3), (1, 2, 3, 4, 5))},
+        **{f"{name} past 32 bits": (ValueError, rf"{name} must be below 2\^31",
+                                    lambda name=name: upfirdn2d(X, F_BAD, **{name: 2**33}))
+           for name in ("up", "down", "padding")},
         "factors past 32-bit indexing": (
             ValueError, "too large for the kernels' 32-bit indexing",
             lambda: upfirdn2d(torch.randn(1, 1, 1, 3), None, up=(2**30, 1), down=(2**30, 1), impl="fused")),
