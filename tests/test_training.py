@@ -17,9 +17,11 @@ import torch
 
 from stylegan import load_network
 from stylegan.data import ShapesDataset, export_zip
+from stylegan.networks import Discriminator, Generator
 from stylegan.networks.w_inputs import StyleLayer, WInput
 from stylegan.train import run
 from stylegan.train.growth import Growth, GrowthSchedule, resize_reals
+from stylegan.train.launch import build_networks
 from stylegan.train.loop import make_phases
 from stylegan.train.loss import PHASES, Phase, StyleGANLoss
 from stylegan.train.options import TrainingOptions, build_parser, resolve_options
@@ -87,8 +89,10 @@ def _final_state(run_dir: Path):
 
 @pytest.mark.parametrize("extra", [{}, {"arch": "stylegan", "pg_start": 8, "pg_kimg": 0.008},
                                    {"aug": "ada", "p": 0.3, "ada_kimg": 0.05, "ada_interval": 1, "tick": 0.004,
-                                    "snap": 2, "metrics": "swd64"}],
-                         ids=["stylegan2", "stylegan-growing", "ada-and-metrics"])
+                                    "snap": 2, "metrics": "swd64"},
+                                   {"arch": "stylegan3-r", "cbase": 64, "cmax": 8, "blur_kimg": 0.024,
+                                    "impl": "ref"}],
+                         ids=["stylegan2", "stylegan-growing", "ada-and-metrics", "stylegan3-r-blur"])
 def test_resume_continues_exactly(tmp_path, extra):
     straight = tiny_run(tmp_path / "a", kimg=0.032, **extra)
     middle = list_snapshots(straight)[1]  # after 16 images
@@ -383,6 +387,13 @@ def test_auto_configuration_follows_the_resolution():
     assert o.growing and o.pl_weight == 0 and o.fp16_res == 0 and o.aug == "noaug"
     o = resolve_options(TrainingOptions(), 32, builtin=False, world_size=1, cuda=False)
     assert (o.aug, o.augpipe, o.p, o.target, o.ada_kimg) == ("ada", "bgc", 0.0, 0.6, 500)
+    assert (o.map, o.style_mixing, o.g_reg_interval, o.blur_sigma) == (8, 0.9, 4, 0)
+    # StyleGAN3 as NVIDIA trains it: 2-layer mapping, G lr 0.0025 at any size, no style mixing, no G regularizer
+    # (so no lazy-regularization phase), and for R a blur of D's input fading out over 200 * batch / 32 kimg.
+    o = resolve_options(TrainingOptions(arch="stylegan3-t"), 1024, builtin=False, world_size=8, cuda=True)
+    assert (o.map, o.glr, o.style_mixing, o.pl_weight, o.g_reg_interval, o.blur_sigma) == (2, 0.0025, 0, 0, 0, 0)
+    o = resolve_options(TrainingOptions(arch="stylegan3-r"), 256, builtin=False, world_size=1, cuda=True)
+    assert (o.blur_sigma, o.blur_kimg) == (10, 16 * 200 / 32)
 
 
 @pytest.mark.parametrize("options, match", [
@@ -518,3 +529,39 @@ def test_phases_are_described_by_fields():
     assert [(p.name, p.kind.network, p.kind.main, p.kind.reg, p.interval) for p in phases] == [
         ("Gmain", "G", True, False, 1), ("Greg", "G", False, True, 4), ("Dboth", "D", True, True, 1)]
     assert PHASES["Greg"] == Phase("G", main=False, reg=True)
+
+
+def test_stylegan3_networks_and_phases_follow_nvidia(tmp_path):
+    # R's G twice as wide as --cbase/--cmax say (D not), magnitude EMA beta from the batch, one G phase.
+    o = resolve_options(TrainingOptions(arch="stylegan3-r", **TINY), 16, builtin=True, world_size=1, cuda=False)
+    dataset = ShapesDataset(resolution=16, size=8)
+    G, D = build_networks(o, dataset)
+    assert G.variant == "stylegan3-r" and G.init_kwargs["synthesis_kwargs"]["channel_base"] == 2 * o.cbase
+    assert D.init_kwargs["channel_base"] == o.cbase and G.mapping.num_layers == 2
+    beta = 0.5 ** (o.batch / 20000)
+    assert all(m.magnitude_ema_beta == beta for m in G.synthesis.modules() if hasattr(m, "magnitude_ema_beta"))
+    assert [p.kind.name for p in make_phases(o, G, D)] == ["Gboth", "Dmain", "Dreg"]
+
+
+def test_d_phase_updates_the_magnitude_emas_and_blurs_what_d_sees():
+    torch.manual_seed(0)
+    G = Generator(16, 0, 16, 16, 3, variant="stylegan3-t", synthesis_kwargs=dict(channel_base=128, channel_max=16))
+    D = Discriminator(0, 16, 3, channel_base=128, channel_max=16)
+    loss = StyleGANLoss(G, D, style_mixing_prob=0, pl_weight=0, update_emas=True)
+    emas = lambda: torch.stack([b.clone() for n, b in G.named_buffers() if n.endswith("magnitude_ema")])
+    real, z, c = torch.randn(4, 3, 16, 16), torch.randn(4, 16), torch.zeros(4, 0)
+    before = emas()
+    loss.accumulate_gradients("Gmain", real, c, z, c, gain=1)
+    assert torch.equal(emas(), before)  # G's own phase leaves them
+    loss.accumulate_gradients("Dmain", real, c, z, c, gain=1)
+    assert not torch.equal(emas(), before)
+    # The blur: taps 2^-(x / sigma)^2 for |x| <= 3 sigma, normalised, applied along each axis.
+    seen = []
+    hook = D.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    loss.run_D(real, c, blur_sigma=1.0)
+    hook.remove()
+    taps = torch.tensor([2.0 ** -(x ** 2) for x in range(-3, 4)])
+    taps /= taps.sum()
+    kernel = (taps[:, None] * taps[None, :]).expand(3, 1, 7, 7)
+    expected = torch.nn.functional.conv2d(torch.nn.functional.pad(real, [3] * 4), kernel, groups=3)
+    torch.testing.assert_close(seen[0], expected, rtol=1e-5, atol=1e-6)

@@ -42,6 +42,11 @@ def build_networks(o: TrainingOptions, dataset: Dataset) -> Tuple[torch.nn.Modul
     synthesis = dict(channel_base=o.cbase, channel_max=o.cmax)
     if o.arch == "stylegan2":
         synthesis.update(architecture=o.g_arch, num_fp16_res=o.fp16_res, conv_clamp=o.conv_clamp)
+    elif o.arch.startswith("stylegan3"):
+        # NVIDIA's StyleGAN3 training: R's G twice as wide; magnitude EMAs with a half-life of 20k images.
+        width = 2 if o.arch == "stylegan3-r" else 1
+        synthesis.update(channel_base=o.cbase * width, channel_max=o.cmax * width, num_fp16_res=o.fp16_res,
+                         conv_clamp=o.conv_clamp, magnitude_ema_beta=0.5 ** (o.batch / 20000))
     G = Generator(z_dim=o.z_dim, c_dim=dataset.label_dim, w_dim=o.w_dim, img_resolution=dataset.resolution,
                   img_channels=dataset.num_channels, variant=o.arch, mapping_kwargs=dict(num_layers=o.map),
                   synthesis_kwargs=synthesis, impl=o.impl)

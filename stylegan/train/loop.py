@@ -121,8 +121,9 @@ class TrainingLoop:
         self.loss = StyleGANLoss(G, D, loss=o.loss, r1_gamma=o.gamma, pl_weight=o.pl_weight, pl_decay=o.pl_decay,
                                  pl_batch_shrink=o.pl_batch_shrink, style_mixing_prob=o.style_mixing,
                                  average=lambda t: average_scalars(t.reshape(1), group).reshape(t.shape),
-                                 g_kwargs=dict(force_fp32=True) if o.fp32 and G.variant == "stylegan2" else None,
-                                 d_kwargs=dict(force_fp32=True) if o.fp32 else None, augment_pipe=augment_pipe)
+                                 g_kwargs=dict(force_fp32=True) if o.fp32 and G.variant != "stylegan" else None,
+                                 d_kwargs=dict(force_fp32=True) if o.fp32 else None, augment_pipe=augment_pipe,
+                                 update_emas=any(name.endswith("magnitude_ema") for name, _ in G.named_buffers()))
         self.ada = None
         if augment_pipe is not None:
             if o.aug == "ada":
@@ -221,6 +222,10 @@ class TrainingLoop:
         idx = torch.randint(len(self.dataset), [n]).tolist()
         return torch.from_numpy(np.stack([self.dataset.label(i) for i in idx])).to(self.device)
 
+    def blur_sigma(self) -> float:
+        """The blur of D's input now: --blur-sigma fading linearly to 0 over --blur-kimg."""
+        return max(1 - self.nimg / (self.o.blur_kimg * 1000), 0) * self.o.blur_sigma
+
     def _run_phase(self, phase: TrainingPhase, real_img, real_c, gen_z, gen_c) -> None:
         phase.module.requires_grad_(True)
         phase.opt.zero_grad(set_to_none=True)
@@ -229,7 +234,7 @@ class TrainingLoop:
             part = slice(r * self.o.batch_gpu, (r + 1) * self.o.batch_gpu)
             values = self.loss.accumulate_gradients(phase.kind, real_img[part], real_c[part], gen_z[part],
                                                     gen_c[part], gain=phase.interval / rounds,
-                                                    growth=self.growth_state)
+                                                    growth=self.growth_state, blur_sigma=self.blur_sigma())
             for name, value in values.items():
                 self.stats.add(name, value)
             if self.ada is not None and "Loss/signs/real" in values:

@@ -1,11 +1,13 @@
 """StyleGAN2's training objectives: the non-saturating logistic loss (or WGAN-GP), R1 on reals, path-length
-regularization and style mixing, computed phase by phase so that the regularizers can run lazily.
+regularization and style mixing, computed phase by phase so that the regularizers can run lazily; for StyleGAN3, the
+generator's magnitude EMAs updated in D's phase and D's input blur.
 
 A Phase says which network it trains and which terms it computes: 'Gmain' (G's adversarial loss), 'Greg' (path
 length), 'Gboth'; 'Dmain' (D's adversarial loss, and for WGAN-GP its gradient penalty and drift), 'Dreg' (R1),
 'Dboth'. accumulate_gradients adds one phase's gradients (times `gain`, the lazy-regularization interval) to the
 parameters' .grad and returns the values it computed. While growing progressively, the resolution and fade-in are
-passed to each call (a Growth value); the loss keeps no training state besides the path-length mean."""
+passed to each call (a Growth value), and so is the blur of D's input (blur_sigma, fading out during training); the
+loss keeps no training state besides the path-length mean."""
 
 from dataclasses import dataclass
 from typing import Dict, Optional, Union
@@ -13,6 +15,8 @@ from typing import Dict, Optional, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from stylegan_ops import filter2d
 
 from ..networks.w_inputs import num_ws_read
 from .growth import Growth, growth_kwargs
@@ -38,13 +42,15 @@ PHASES = {p.name: p for p in (Phase(net, main, reg) for net in ("G", "D")
 
 
 class StyleGANLoss:
-    """g_kwargs / d_kwargs: fixed extra arguments of G.synthesis and D (force_fp32)."""
+    """g_kwargs / d_kwargs: fixed extra arguments of G.synthesis and D (force_fp32). update_emas: D's phase runs
+    G.synthesis with update_emas=True (StyleGAN3's input magnitude EMAs, tracked on the images D is trained on)."""
 
     def __init__(self, G: torch.nn.Module, D: torch.nn.Module, loss: str = "logistic", r1_gamma: float = 10.0,
                  pl_weight: float = 2.0, pl_decay: float = 0.01, pl_batch_shrink: int = 2,
                  style_mixing_prob: float = 0.9, wgan_lambda: float = 10.0, wgan_target: float = 1.0,
                  wgan_epsilon: float = 0.001, average=None, g_kwargs: Optional[dict] = None,
-                 d_kwargs: Optional[dict] = None, augment_pipe: Optional[torch.nn.Module] = None):
+                 d_kwargs: Optional[dict] = None, augment_pipe: Optional[torch.nn.Module] = None,
+                 update_emas: bool = False):
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         if not 0 <= style_mixing_prob <= 1:
@@ -57,8 +63,9 @@ class StyleGANLoss:
         self.pl_mean = torch.zeros([], device=next(G.parameters()).device)
         self.g_kwargs, self.d_kwargs = dict(g_kwargs or {}), dict(d_kwargs or {})
         self.augment_pipe = augment_pipe  # applied to every image D sees (ADA)
+        self.update_emas = update_emas
 
-    def run_G(self, z: torch.Tensor, c: torch.Tensor, growth: Optional[Growth] = None):
+    def run_G(self, z: torch.Tensor, c: torch.Tensor, growth: Optional[Growth] = None, update_emas: bool = False):
         """Images and the ws they came from, with style mixing: with probability style_mixing_prob the ws from a
         random layer on (among the layers in use at the growth stage) come from another z."""
         ws = self.G.mapping(z, c)
@@ -70,17 +77,25 @@ class StyleGANLoss:
             if cutoff < ws.shape[1]:
                 mixed = self.G.mapping(torch.randn_like(z), c, update_w_avg=False)
                 ws = torch.cat([ws[:, :cutoff], mixed[:, cutoff:]], dim=1)
-        return self.G.synthesis(ws, **self.g_kwargs, **growth_kwargs(growth)), ws
+        emas = dict(update_emas=True) if update_emas else {}
+        return self.G.synthesis(ws, **self.g_kwargs, **growth_kwargs(growth), **emas), ws
 
-    def run_D(self, img: torch.Tensor, c: torch.Tensor, growth: Optional[Growth] = None) -> torch.Tensor:
-        """D's logits for images, augmented first when there is a pipe (R1 then differentiates through it)."""
+    def run_D(self, img: torch.Tensor, c: torch.Tensor, growth: Optional[Growth] = None,
+              blur_sigma: float = 0.0) -> torch.Tensor:
+        """D's logits for images, blurred by a Gaussian of std blur_sigma pixels (taps exp2(-(x / sigma)^2) over 3
+        sigma, as NVIDIA's) and augmented first when there is a pipe (R1 then differentiates through both)."""
+        radius = int(np.floor(blur_sigma * 3))
+        if radius > 0:
+            f = torch.arange(-radius, radius + 1, device=img.device, dtype=torch.float32).div(blur_sigma).square()
+            f = f.neg().exp2()
+            img = filter2d(img, f / f.sum())
         if self.augment_pipe is not None:
             img = self.augment_pipe(img)
         return self.D(img, c, **self.d_kwargs, **growth_kwargs(growth))
 
     def accumulate_gradients(self, phase: Union[Phase, str], real_img: torch.Tensor, real_c: torch.Tensor,
                              gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float,
-                             growth: Optional[Growth] = None) -> Dict[str, torch.Tensor]:
+                             growth: Optional[Growth] = None, blur_sigma: float = 0.0) -> Dict[str, torch.Tensor]:
         """One phase (a Phase or its name) on a batch: real images and labels, generator latents and labels."""
         if isinstance(phase, str):
             if phase not in PHASES:
@@ -89,16 +104,16 @@ class StyleGANLoss:
         stats = {}
         if phase.network == "G" and phase.main:
             img, _ = self.run_G(gen_z, gen_c, growth)
-            logits = self.run_D(img, gen_c, growth)
+            logits = self.run_D(img, gen_c, growth, blur_sigma)
             loss = F.softplus(-logits) if self.loss == "logistic" else -logits
             loss.mean().mul(gain).backward()
             stats.update({"Loss/scores/fake": logits.detach(), "Loss/G/loss": loss.detach()})
         if phase.network == "G" and phase.reg and self.pl_weight > 0:
             stats.update(self._path_length(gen_z, gen_c, gain, growth))
         if phase.network == "D" and phase.main:
-            stats.update(self._discriminator_main(real_img, real_c, gen_z, gen_c, gain, growth))
+            stats.update(self._discriminator_main(real_img, real_c, gen_z, gen_c, gain, growth, blur_sigma))
         if phase.network == "D" and phase.reg and self.r1_gamma > 0:
-            stats.update(self._r1(real_img, real_c, gain, growth))
+            stats.update(self._r1(real_img, real_c, gain, growth, blur_sigma))
         return stats
 
     def _path_length(self, gen_z, gen_c, gain, growth):
@@ -114,33 +129,33 @@ class StyleGANLoss:
         (penalty * self.pl_weight).mean().mul(gain).backward()
         return {"Loss/pl_penalty": penalty.detach(), "Loss/pl_mean": self.pl_mean.detach().clone()}
 
-    def _discriminator_main(self, real_img, real_c, gen_z, gen_c, gain, growth):
+    def _discriminator_main(self, real_img, real_c, gen_z, gen_c, gain, growth, blur_sigma):
         with torch.no_grad():
-            fake, _ = self.run_G(gen_z, gen_c, growth)
-        fake_logits = self.run_D(fake, gen_c, growth)
-        real_logits = self.run_D(real_img, real_c, growth)
+            fake, _ = self.run_G(gen_z, gen_c, growth, update_emas=self.update_emas)
+        fake_logits = self.run_D(fake, gen_c, growth, blur_sigma)
+        real_logits = self.run_D(real_img, real_c, growth, blur_sigma)
         if self.loss == "logistic":
             loss = F.softplus(fake_logits) + F.softplus(-real_logits)
             stats = {}
         else:
             loss = fake_logits - real_logits + self.wgan_epsilon * real_logits.square()
-            gp = self._gradient_penalty(real_img, fake, real_c, growth)
+            gp = self._gradient_penalty(real_img, fake, real_c, growth, blur_sigma)
             loss = loss + gp
             stats = {"Loss/D/gp": gp.detach()}
         loss.mean().mul(gain).backward()
         return {**stats, "Loss/scores/fake": fake_logits.detach(), "Loss/scores/real": real_logits.detach(),
                 "Loss/signs/real": real_logits.detach().sign(), "Loss/D/loss": loss.detach()}
 
-    def _gradient_penalty(self, real_img, fake_img, c, growth):
+    def _gradient_penalty(self, real_img, fake_img, c, growth, blur_sigma):
         u = torch.rand([real_img.shape[0], 1, 1, 1], device=real_img.device, dtype=real_img.dtype)
         mixed = torch.lerp(real_img, fake_img, u).detach().requires_grad_(True)
-        grads, = torch.autograd.grad(self.run_D(mixed, c, growth).sum(), mixed, create_graph=True)
+        grads, = torch.autograd.grad(self.run_D(mixed, c, growth, blur_sigma).sum(), mixed, create_graph=True)
         norms = grads.square().sum([1, 2, 3]).sqrt()
         return (norms - self.wgan_target).square().unsqueeze(1) * (self.wgan_lambda / self.wgan_target ** 2)
 
-    def _r1(self, real_img, real_c, gain, growth):
+    def _r1(self, real_img, real_c, gain, growth, blur_sigma):
         real = real_img.detach().requires_grad_(True)
-        logits = self.run_D(real, real_c, growth)
+        logits = self.run_D(real, real_c, growth, blur_sigma)
         grads, = torch.autograd.grad(logits.sum(), real, create_graph=True)
         penalty = grads.square().sum([1, 2, 3])
         (penalty * (self.r1_gamma / 2)).mean().mul(gain).backward()

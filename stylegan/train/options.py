@@ -18,7 +18,7 @@ from ..networks.synthesis import ARCHITECTURES
 from .loss import LOSSES
 
 AUTO = "auto"
-ARCHS = ("stylegan2", "stylegan")
+ARCHS = ("stylegan2", "stylegan", "stylegan3-t", "stylegan3-r")
 PRECISIONS = ("fp16", "bf16")
 AUGMENTATIONS = ("ada", "fixed", "noaug")
 
@@ -72,7 +72,9 @@ class TrainingOptions:
                                        "same weights", "run")
     dry_run: bool = _opt(False, "resolve and print the configuration, then exit", "run")
     # Networks
-    arch: str = _opt("stylegan2", "generator: StyleGAN2 (modulated convolutions) or StyleGAN (AdaIN)", "networks",
+    arch: str = _opt("stylegan2", "generator: StyleGAN2 (modulated convolutions), StyleGAN (AdaIN) or StyleGAN3 "
+                                  "(alias-free, configurations T and R; R's G has twice --cbase and --cmax, as "
+                                  "NVIDIA's)", "networks",
                      choices=ARCHS)
     g_arch: str = _opt("skip", "StyleGAN2 synthesis architecture", "networks", choices=ARCHITECTURES)
     d_arch: str = _opt("resnet", "discriminator architecture ('skip' is not available with progressive growing)",
@@ -83,7 +85,7 @@ class TrainingOptions:
                                "networks")
     z_dim: Optional[int] = _opt(None, "latent size (auto: 512; 128 for the built-in dataset)", "networks")
     w_dim: Optional[int] = _opt(None, "intermediate latent size (auto: as z_dim)", "networks")
-    map: int = _opt(8, "mapping network layers", "networks")
+    map: Optional[int] = _opt(None, "mapping network layers (auto: 8; 2 for StyleGAN3)", "networks")
     mbstd_group: Optional[int] = _opt(None, "minibatch standard deviation group size (auto: min(4, batch-gpu))",
                                       "networks")
     growing: Optional[bool] = _opt(None, "progressive growing with fade-in (auto: on for --arch stylegan; "
@@ -96,15 +98,22 @@ class TrainingOptions:
                                  "drift 0.001)", "objectives", choices=LOSSES)
     gamma: Optional[float] = _opt(None, "R1 weight (auto: 0.0002 * resolution^2 / batch; 0 with wgangp)",
                                   "objectives")
-    pl_weight: Optional[float] = _opt(None, "path-length regularization weight (auto: 2; 0 for --arch stylegan)",
+    pl_weight: Optional[float] = _opt(None, "path-length regularization weight (auto: 2; 0 for --arch stylegan and "
+                                            "StyleGAN3)",
                                       "objectives")
     pl_decay: float = _opt(0.01, "path-length running mean decay", "objectives")
     pl_batch_shrink: int = _opt(2, "path-length regularization runs on batch / this", "objectives")
-    g_reg_interval: int = _opt(4, "lazy regularization: G regularized every N steps (0: with every step)",
-                               "objectives", metavar="N")
+    g_reg_interval: Optional[int] = _opt(None, "lazy regularization: G regularized every N steps (0: with every "
+                                               "step; auto: 4; 0 for StyleGAN3, which has no G regularizer)",
+                                         "objectives", metavar="N")
     d_reg_interval: int = _opt(16, "lazy regularization: R1 every N D steps (0: with every step)", "objectives",
                                metavar="N")
-    style_mixing: float = _opt(0.9, "style-mixing regularization probability", "objectives")
+    style_mixing: Optional[float] = _opt(None, "style-mixing regularization probability (auto: 0.9; 0 for StyleGAN3)",
+                                         "objectives")
+    blur_sigma: Optional[float] = _opt(None, "blur of the images D sees, in pixels, fading out over --blur-kimg "
+                                             "(auto: 10 for stylegan3-r, else 0)", "objectives")
+    blur_kimg: Optional[float] = _opt(None, "kimg over which the blur fades out (auto: batch * 200 / 32)",
+                                      "objectives")
     # Augmentation
     aug: Optional[str] = _opt(None, "augment everything D sees: ada (p tuned so that D's sign on reals averages "
                                     "--target), fixed (p = --p), noaug (auto: ada for real data, noaug for the "
@@ -226,42 +235,36 @@ def resolve_options(opts: TrainingOptions, resolution: int, builtin: bool, world
         o.mbstd_group = min(o.batch_gpu, 4)
     if o.batch_gpu % o.mbstd_group:
         raise ValueError(f"--batch-gpu {o.batch_gpu} must be a multiple of --mbstd-group {o.mbstd_group}")
-    if o.cbase is None:
-        o.cbase = 2048 if builtin else (32768 if resolution >= 512 else 16384)
-    if o.cmax is None:
-        o.cmax = 64 if builtin else 512
-    if o.z_dim is None:
-        o.z_dim = 128 if builtin else 512
-    if o.w_dim is None:
-        o.w_dim = o.z_dim
-    if o.glr is None:
-        o.glr = 0.002 if resolution >= 1024 else 0.0025
-    if o.dlr is None:
-        o.dlr = o.glr
-    if o.gamma is None:
-        o.gamma = 0.0 if o.loss == "wgangp" else 0.0002 * resolution ** 2 / o.batch
-    if o.pl_weight is None:
-        o.pl_weight = 0.0 if o.arch == "stylegan" else 2.0
-    if o.ema_kimg is None:
-        o.ema_kimg = o.batch * 10 / 32
-    if o.kimg is None:
-        o.kimg = 36 if builtin else 25000
-    if o.tick is None:
-        o.tick = 2 if builtin else 4
-    if o.snap is None:
-        o.snap = 10 if builtin else 50
-    if o.growing is None:
-        o.growing = o.arch == "stylegan"
-    if o.pg_kimg is None:
-        o.pg_kimg = o.kimg / 10 if builtin else 600
-    if o.workers is None:
-        o.workers = 0 if builtin else 2
-    if o.aug is None:
-        o.aug = "noaug" if builtin else "ada"
-    if o.p is None:
-        o.p = 0.0
-    if o.ada_kimg is None:
-        o.ada_kimg = 500
+    alias_free = o.arch.startswith("stylegan3")
+    # The remaining 'auto' values, in order (a rule may read the values resolved before it).
+    rules = dict(
+        cbase=lambda: 2048 if builtin else (32768 if resolution >= 512 else 16384),
+        cmax=lambda: 64 if builtin else 512,
+        z_dim=lambda: 128 if builtin else 512,
+        w_dim=lambda: o.z_dim,
+        map=lambda: 2 if alias_free else 8,
+        style_mixing=lambda: 0.0 if alias_free else 0.9,
+        g_reg_interval=lambda: 0 if alias_free else 4,
+        blur_sigma=lambda: 10.0 if o.arch == "stylegan3-r" else 0.0,
+        blur_kimg=lambda: o.batch * 200 / 32,
+        glr=lambda: 0.002 if resolution >= 1024 and not alias_free else 0.0025,
+        dlr=lambda: o.glr,
+        gamma=lambda: 0.0 if o.loss == "wgangp" else 0.0002 * resolution ** 2 / o.batch,
+        pl_weight=lambda: 0.0 if o.arch == "stylegan" or alias_free else 2.0,
+        ema_kimg=lambda: o.batch * 10 / 32,
+        kimg=lambda: 36 if builtin else 25000,
+        tick=lambda: 2 if builtin else 4,
+        snap=lambda: 10 if builtin else 50,
+        growing=lambda: o.arch == "stylegan",
+        pg_kimg=lambda: o.kimg / 10 if builtin else 600,
+        workers=lambda: 0 if builtin else 2,
+        aug=lambda: "noaug" if builtin else "ada",
+        p=lambda: 0.0,
+        ada_kimg=lambda: 500,
+    )
+    for name, rule in rules.items():
+        if getattr(o, name) is None:
+            setattr(o, name, rule())
     mixed = cuda and not o.fp32 and o.fp16_res > 0
     if o.conv_clamp is None:
         o.conv_clamp = 256 if mixed else None
@@ -279,13 +282,15 @@ def _check(o: TrainingOptions) -> None:
     check_seeds([o.seed], "--seed")
     positive = dict(kimg=o.kimg, tick=o.tick, snap=o.snap, batch=o.batch, batch_gpu=o.batch_gpu, cbase=o.cbase,
                     cmax=o.cmax, z_dim=o.z_dim, w_dim=o.w_dim, map=o.map, glr=o.glr, dlr=o.dlr,
-                    pl_batch_shrink=o.pl_batch_shrink, pg_kimg=o.pg_kimg, mbstd_group=o.mbstd_group)
+                    pl_batch_shrink=o.pl_batch_shrink, pg_kimg=o.pg_kimg, mbstd_group=o.mbstd_group,
+                    blur_kimg=o.blur_kimg)
     for name, value in positive.items():
         if not value > 0:
             raise ValueError(f"{flag(name)} must be > 0, got {value}")
     non_negative = dict(gamma=o.gamma, pl_weight=o.pl_weight, ema_kimg=o.ema_kimg, ema_rampup=o.ema_rampup or 0,
                         keep_snapshots=o.keep_snapshots, workers=o.workers, g_reg_interval=o.g_reg_interval,
-                        d_reg_interval=o.d_reg_interval, fp16_res=o.fp16_res, pl_decay=o.pl_decay)
+                        d_reg_interval=o.d_reg_interval, fp16_res=o.fp16_res, pl_decay=o.pl_decay,
+                        blur_sigma=o.blur_sigma)
     for name, value in non_negative.items():
         if not value >= 0:
             raise ValueError(f"{flag(name)} must be >= 0, got {value}")
