@@ -81,7 +81,8 @@ def sefa_directions(G: torch.nn.Module, layers: Optional[Sequence[int]] = None,
                     num_components: int = 10) -> Tuple[torch.Tensor, torch.Tensor]:
     """SeFa on the style affines reading the ws `layers` (all when None): (directions [K, w_dim], the top
     eigenvectors of A^T A, unit and orthogonal; their eigenvalues [K], decreasing), A [channels, w_dim] the
-    affines' weights (equalized-learning-rate scale applied) stacked, each row scaled to unit norm."""
+    affines' weights (equalized-learning-rate scale applied) stacked, each row scaled to unit norm (rows of zeros, such
+    as an untrained StyleGAN3 input affine's, left out)."""
     layers = list(range(G.num_ws)) if layers is None else list(layers)
     if not layers:
         raise ValueError("--layers: no layers given")
@@ -96,7 +97,12 @@ def sefa_directions(G: torch.nn.Module, layers: Optional[Sequence[int]] = None,
                 seen.add(id(affine))
                 rows.append(affine.weight.detach().double().cpu() * affine.weight_gain)
     a = torch.cat(rows)
-    a = a / a.norm(dim=1, keepdim=True)
+    norms = a.norm(dim=1, keepdim=True)
+    keep = norms[:, 0] > 0
+    if not keep.any():
+        raise ValueError(f"--layers: the style affines of ws {layers} are all zero (untrained), so they have no "
+                         "directions")
+    a = a[keep] / norms[keep]
     eigenvalues, eigenvectors = torch.linalg.eigh(a.t() @ a)
     order = eigenvalues.argsort(descending=True)[:num_components]
     return _fix_signs(eigenvectors[:, order].t()).float(), eigenvalues[order].float()

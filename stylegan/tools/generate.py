@@ -3,8 +3,9 @@ projector's projected_w.npz (proj00.png), and optionally a grid of them all (gri
 
     python -m stylegan.generate --network G.safetensors --seeds 0-15,42 --trunc 0.7 --outdir out --grid
 
-Seeds draw z as NVIDIA's generate.py does, so a seed gives the same image as with their code. Every image is
-rendered on its own, so a seed's image does not depend on the other seeds in the list."""
+A StyleGAN3 network's images can be translated and rotated (--translate x,y --rotate degrees, NVIDIA's gen_images.py
+flags: see stylegan.transforms). Seeds draw z as NVIDIA's generate.py does, so a seed gives the same image as with
+their code. Every image is rendered on its own, so a seed's image does not depend on the other seeds in the list."""
 
 import argparse
 import math
@@ -18,6 +19,7 @@ from ..images import grid_image, save_png, to_pil
 from ..latents import images_from_ws, ws_from_seeds
 from ..loading import load_generator
 from ..progress import progress
+from ..transforms import input_transform, parse_translate
 from .command_line import (add_device_argument, add_latent_source_arguments, add_network_argument, add_outdir_argument,
                            add_rendering_arguments, command_parser, parse_seeds, prepare_outdir, run_command, source_ws)
 
@@ -28,10 +30,14 @@ PROG = "python -m stylegan.generate"
 
 def generate_images(G: torch.nn.Module, seeds: Sequence[int], truncation_psi: float = 1,
                     truncation_cutoff: Optional[int] = None, noise_mode: str = "const",
-                    class_idx: Optional[int] = None) -> torch.Tensor:
+                    class_idx: Optional[int] = None, translate: Optional[Sequence[float]] = None,
+                    rotate: Optional[float] = None) -> torch.Tensor:
     """Images [N, C, H, W] in [-1, 1] for the seeds: G(z_from_seed(seed), class label) with truncation, each seed
-    rendered on its own."""
-    return images_from_ws(G, ws_from_seeds(G, seeds, truncation_psi, truncation_cutoff, class_idx), noise_mode)
+    rendered on its own; translated by (x, y) and rotated by degrees when given (StyleGAN3 networks only:
+    stylegan.transforms.input_transform)."""
+    ws = ws_from_seeds(G, seeds, truncation_psi, truncation_cutoff, class_idx)
+    with input_transform(G, translate, rotate):
+        return images_from_ws(G, ws, noise_mode)
 
 
 def generate_pil_images(G: torch.nn.Module, seeds: Sequence[int], **kwargs) -> List[Image.Image]:
@@ -51,6 +57,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     add_rendering_arguments(parser)
     add_outdir_argument(parser, "the PNGs")
     parser.add_argument("--grid", action="store_true", help="also write grid.png with all the images")
+    parser.add_argument("--translate", metavar="X,Y", help="translate the images by (x, y) (NVIDIA's convention; "
+                                                           "StyleGAN3 networks only)")
+    parser.add_argument("--rotate", type=float, metavar="DEG", help="rotate the images by DEG degrees (NVIDIA's "
+                                                                    "convention; StyleGAN3 networks only)")
     add_device_argument(parser)
     return parser
 
@@ -58,15 +68,17 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 @torch.no_grad()
 def _run(args: argparse.Namespace) -> None:
     seeds = None if args.seeds is None else parse_seeds(args.seeds)
+    translate = None if args.translate is None else parse_translate(args.translate)
     G = load_generator(args.network, pick_device(args.device))
     ws, stems = source_ws(G, seeds, args.ws, args.trunc, args.trunc_cutoff, args.class_idx)
-    outdir = prepare_outdir(args.outdir)
     kept = []
-    for stem, w in progress(list(zip(stems, ws)), "images"):
-        image = images_from_ws(G, w.unsqueeze(0), args.noise_mode)
-        save_png(image[0], outdir / f"{stem}.png")
-        if args.grid:
-            kept.append(image.cpu())
+    with input_transform(G, translate, args.rotate):
+        outdir = prepare_outdir(args.outdir)
+        for stem, w in progress(list(zip(stems, ws)), "images"):
+            image = images_from_ws(G, w.unsqueeze(0), args.noise_mode)
+            save_png(image[0], outdir / f"{stem}.png")
+            if args.grid:
+                kept.append(image.cpu())
     if args.grid:
         images = torch.cat(kept)
         save_png(grid_image(images, columns=math.ceil(math.sqrt(len(images)))), outdir / "grid.png")

@@ -9,7 +9,8 @@ proj.mp4 (the target beside the projection at every step; proj.gif without image
 Follows the StyleGAN2 paper's projector (numerical conventions as in NVIDIA's stylegan2-ada-pytorch): w starts at
 the mean of 10000 mapped latents; each step renders from w plus Gaussian noise of scale w_std * 0.05 * (1 - t /
 0.75)^2 (t the fraction of steps done, w_std the root mean square distance of the samples from their mean), so the
-search starts broad and ends exact; Adam (betas 0.9, 0.999) optimises w and the layers' constant noise maps with
+search starts broad and ends exact; Adam (betas 0.9, 0.999) optimises w and the layers' constant noise maps (those
+G.synthesis.w_inputs() lists: none on a StyleGAN3 network, where w alone is optimised and nothing regularized) with
 learning rate 0.1 ramped up over the first 5% of the steps and down over the last 25% (cosine); the loss is the
 perceptual distance to the target plus 1e5 times a noise regularizer (for each noise map and each of its 2x2
 average-pooled copies down to 8x8, the squared mean of its product with itself shifted by one pixel, along x and
@@ -89,7 +90,7 @@ def project(G: torch.nn.Module, target: torch.Tensor, *, num_steps: int = 1000, 
             w_avg_samples: int = 10000, initial_learning_rate: float = 0.1, initial_noise_factor: float = 0.05,
             noise_ramp_length: float = 0.75, regularize_noise_weight: float = 1e5,
             stream: Optional[TextIO] = None) -> Projection:
-    """Optimises w (one w broadcast to all layers, or one per layer with w_plus) and the noise maps so that G's
+    """Optimises w (one w broadcast to all layers, or one per layer with w_plus) and the noise maps (if any) so that G's
     image matches target [1, C, H, W] in [-1, 1] under `distance` (perceptual.load_distance() when None), starting
     from the mean w of the class `class_idx` of a conditional network (of all classes when None). G is not modified
     (a copy's noise maps are optimised). Progress goes to `stream` (stderr)."""
