@@ -1,7 +1,9 @@
 """Metrics of generated images against data: FID, KID, precision/recall (features of the FID's Inception-v3 or any
-feature extractor), perceptual path length, and the sliced Wasserstein distance on Laplacian pyramids (ProGAN); by
-name through compute_metrics, and from the command line: python -m stylegan.metrics."""
+feature extractor), perceptual path length, the sliced Wasserstein distance on Laplacian pyramids (ProGAN) and
+StyleGAN3's equivariance PSNRs; by name through compute_metrics, and from the command line:
+python -m stylegan.metrics."""
 
+from .equivariance import equivariance_psnr
 from .features import FeatureExtractor, FeatureStats, RandomFeatures
 from .fid import fid_from_features, frechet_distance
 from .inception import InceptionV3, load_inception
@@ -14,7 +16,7 @@ from .swd import SWDAccumulator, laplacian_pyramid, patch_descriptors, reconstru
     sliced_wasserstein_distance
 
 __all__ = ["FeatureExtractor", "FeatureStats", "InceptionV3", "MetricResult", "RandomFeatures", "SWDAccumulator",
-           "append_jsonl", "compute_metric", "compute_metrics", "dataset_feature_stats", "evaluate_metrics",
-           "fid_from_features", "frechet_distance", "kernel_inception_distance", "laplacian_pyramid", "load_inception",
-           "parse_metric", "patch_descriptors", "perceptual_path_length", "pixel_distance", "precision_recall",
-           "reconstruct_laplacian_pyramid", "sliced_wasserstein_distance"]
+           "append_jsonl", "compute_metric", "compute_metrics", "dataset_feature_stats", "equivariance_psnr",
+           "evaluate_metrics", "fid_from_features", "frechet_distance", "kernel_inception_distance",
+           "laplacian_pyramid", "load_inception", "parse_metric", "patch_descriptors", "perceptual_path_length",
+           "pixel_distance", "precision_recall", "reconstruct_laplacian_pyramid", "sliced_wasserstein_distance"]

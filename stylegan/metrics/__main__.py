@@ -31,7 +31,10 @@ _METRIC_HELP = """metric names (a count is the number of generated images, writt
                              ppl_zend, ppl_wend (cropped); named by its distance: LPIPS (ppl2_lpips_wend), else
                              VGG16 with every channel weighted 1 (ppl2_vgg_wend), else pixel (ppl2_pixel_wend)
   swd16k                     sliced Wasserstein distance on Laplacian pyramids (swd)
-  other counts: fid10k_full, kid2k, pr5k3_full, pr200_k3, ppl2_wend_1k, swd4k; or --num-gen N for all"""
+  eqt50k_int, eqt50k_frac    StyleGAN3 equivariance to integer / fractional translation, PSNR in dB (higher is
+  eqr50k                     better); eqr50k: to rotation; StyleGAN3 networks only
+  other counts: fid10k_full, kid2k, pr5k3_full, pr200_k3, ppl2_wend_1k, swd4k, eqt1k_int, eqr1k; or --num-gen N
+  for all"""
 
 _FEATURES = ("inception", "random-test")
 PROG = "python -m stylegan.metrics"

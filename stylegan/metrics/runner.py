@@ -9,6 +9,9 @@ Names (`parse_metric`); a count is a number of generated images (PPL: of samples
     ppl2_wend          PPL in w, end points, no crop (StyleGAN2); ppl_zfull, ppl_wfull, ppl_zend, ppl_wend (cropped);
                        50k samples, or a count after '_': ppl2_wend_1k
     swd<count>         sliced Wasserstein distance on Laplacian pyramids (ProGAN), <count> real and generated
+    eqt<count>_int, eqt<count>_frac, eqr<count>   StyleGAN3's equivariance PSNRs in dB (integer and fractional
+                       translation, rotation; stylegan.metrics.equivariance) of <count> samples, StyleGAN3 networks
+                       only, e.g. eqt50k_int, eqr1k
 Aliases: fid = fid50k_full, kid = kid50k_full, pr = pr50k3_full, ppl = ppl2_wend, swd = swd16k. A num_gen
 argument replaces the count of every name (and so the name: fid50k_full with num_gen=2000 is fid2k_full).
 
@@ -45,6 +48,7 @@ import torch
 
 from ..checks import check_fits_dataset
 from ..progress import progress as show_progress
+from .equivariance import equivariance_psnr, input_transform
 from .features import FeatureStats, as_rgb, check_extractor, full_float32
 from .fid import frechet_distance
 from .inception import load_inception
@@ -61,13 +65,14 @@ PathLike = Union[str, Path]
 
 ALIASES = {"fid": "fid50k_full", "kid": "kid50k_full", "pr": "pr50k3_full", "ppl": "ppl2_wend", "swd": "swd16k"}
 STANDARD_METRICS = ("fid50k_full", "kid50k_full", "pr50k3_full", "ppl2_wend", "fid50k", "kid50k", "pr50k3",
-                    "ppl_zfull", "ppl_wfull", "ppl_zend", "ppl_wend", "swd16k")
+                    "ppl_zfull", "ppl_wfull", "ppl_zend", "ppl_wend", "swd16k", "eqt50k_int", "eqt50k_frac", "eqr50k")
 FEATURE_KINDS = ("fid", "kid", "pr")
 # Caps on the real images of the _full metrics (StyleGAN2-ADA's), and the feature network each metric is defined on.
 _FULL_REAL_CAP = {"fid": None, "kid": 1_000_000, "pr": 200_000}
 _STANDARD_FEATURES = {"fid": "inception", "kid": "inception", "pr": "vgg16"}
 _KID_SUBSETS, _KID_SUBSET_SIZE = 100, 1000
 _PPL_EPSILON, _PPL_BATCH = 1e-4, 2
+_EQ_BATCH = 4  # samples per random transform, as NVIDIA's equivariance metrics
 _DEFAULT_COUNT = 50_000
 
 _COUNT = r"\d+k?"
@@ -76,6 +81,7 @@ _PATTERNS = {
     "pr": re.compile(r"^pr(?P<count>\d+k|\d+_k)(?P<k>\d+)(?P<full>_full)?$"),
     "ppl": re.compile(rf"^ppl(?P<v2>2?)_(?P<space>[wz])(?P<sampling>end|full)(?:_(?P<count>{_COUNT}))?$"),
     "swd": re.compile(rf"^swd(?P<count>{_COUNT})$"),
+    "eq": re.compile(rf"^eq(?P<what>[tr])(?P<count>{_COUNT})(?:_(?P<translation>int|frac))?$"),
 }
 
 
@@ -90,8 +96,9 @@ def _token(count: int) -> str:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A metric as parsed from its name: kind ('fid', 'kid', 'pr', 'ppl', 'swd'), num_gen (generated images or PPL
-    samples), full (fid/kid/pr against all real images), k (pr), space, sampling and crop (ppl)."""
+    """A metric as parsed from its name: kind ('fid', 'kid', 'pr', 'ppl', 'swd', 'eq'), num_gen (generated images or
+    PPL / equivariance samples), full (fid/kid/pr against all real images), k (pr), space, sampling and crop (ppl),
+    transform (eq: 'int', 'frac' or 'rot', stylegan.metrics.equivariance.KINDS)."""
 
     kind: str
     num_gen: int
@@ -100,6 +107,7 @@ class MetricSpec:
     space: str = "w"
     sampling: str = "end"
     crop: bool = False
+    transform: str = "int"
 
     @property
     def name(self) -> str:
@@ -113,13 +121,16 @@ class MetricSpec:
         if self.kind == "ppl":
             count = "" if self.num_gen == _DEFAULT_COUNT else f"_{_token(self.num_gen)}"
             return f"ppl{'' if self.crop else '2'}_{self.space}{self.sampling}{count}"
+        if self.kind == "eq":
+            return f"eqr{_token(self.num_gen)}" if self.transform == "rot" else \
+                f"eqt{_token(self.num_gen)}_{self.transform}"
         return f"swd{_token(self.num_gen)}"
 
 
 def _unknown(name) -> ValueError:
     return ValueError(f"unknown metric {name!r}; known: {', '.join(STANDARD_METRICS)}, the aliases "
                       f"{', '.join(ALIASES)}, and other sizes of these (e.g. fid10k_full, kid2k, pr5k3_full, "
-                      f"ppl2_wend_1k, swd4k)")
+                      f"ppl2_wend_1k, swd4k, eqt1k_int, eqr1k)")
 
 
 def parse_metric(name: str, num_gen: Optional[int] = None) -> MetricSpec:
@@ -141,6 +152,10 @@ def parse_metric(name: str, num_gen: Optional[int] = None) -> MetricSpec:
         elif kind == "ppl":
             spec = MetricSpec("ppl", count, space=groups["space"], sampling=groups["sampling"],
                               crop=not groups["v2"])
+        elif kind == "eq":
+            if (groups["what"] == "t") != bool(groups["translation"]):
+                break  # eqt needs _int or _frac, eqr takes neither
+            spec = MetricSpec("eq", count, transform=groups["translation"] or "rot")
         else:
             spec = MetricSpec("swd", count)
         if num_gen is not None:
@@ -227,9 +242,12 @@ def _check_compatible(G, dataset, specs: Sequence[MetricSpec]) -> None:
     for attr in ("z_dim", "c_dim", "img_resolution", "img_channels", "mapping", "synthesis"):
         if not hasattr(G, attr):
             raise TypeError(f"G: a generator needs the attribute {attr!r} (got a {type(G).__name__})")
+    if any(s.kind == "eq" for s in specs):
+        input_transform(G)
     if dataset is None:
-        if any(s.kind != "ppl" for s in specs) or G.c_dim > 0:
-            raise ValueError("dataset: needed for every metric but the PPL of an unconditional generator")
+        if any(s.kind not in ("ppl", "eq") for s in specs) or G.c_dim > 0:
+            raise ValueError("dataset: needed for every metric but the PPL and equivariance of an unconditional "
+                             "generator")
         return
     check_fits_dataset(G, dataset, "dataset", "the generator", hint={"c_dim": " (open it with use_labels=True)"},
                        labels_optional=True)
@@ -317,6 +335,11 @@ def evaluate_metrics(G: torch.nn.Module, dataset, names: Sequence[str], num_gen:
                                            _PPL_BATCH, function, _label_sampler(G, dataset, seed), device, seed,
                                            progress)
             return MetricResult(name, {name: value}, spec.num_gen, None, time.time() - start, distance=kind)
+        if spec.kind == "eq":
+            psnr = equivariance_psnr(G, [spec.transform], spec.num_gen, _EQ_BATCH,
+                                     labels=_label_sampler(G, dataset, seed), truncation_psi=truncation_psi,
+                                     device=device, seed=seed, progress=progress)
+            return MetricResult(spec.name, {spec.name: psnr[spec.transform]}, spec.num_gen, None, time.time() - start)
         num_real = _num_real(spec, dataset)
         accumulator = SWDAccumulator(seed=seed)
         loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, range(num_real)), batch_size=batch,
