@@ -1,6 +1,6 @@
 """Whole networks on the fused ops against the same networks on the reference ops, and against torch.compile of the
-reference ('compiled', compiled before timing): the StyleGAN2 generator's forward (batch 8, channel_base 16384).
-Training steps: test_training_bench.py."""
+reference ('compiled', compiled before timing): the StyleGAN2 generator's forward (batch 8, channel_base 16384) and
+the StyleGAN3-T generator's (NVIDIA's defaults, 256x256, batch 4). Training steps: test_training_bench.py."""
 
 import pytest
 import torch
@@ -12,18 +12,20 @@ IMPLS = ["fused", "ref", "compiled"]
 CONFIG = dict(channel_base=16384, channel_max=512)
 
 
-def generator(resolution, device):
+def generator(resolution, device, variant="stylegan2"):
     torch.manual_seed(0)
-    return Generator(512, 0, 512, resolution, 3, synthesis_kwargs=CONFIG).to(device)
+    return Generator(512, 0, 512, resolution, 3, variant=variant,
+                     synthesis_kwargs=CONFIG if variant == "stylegan2" else {}).to(device)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("resolution", [64, 256])
-def test_generator_forward(measure, device, impl, resolution):
-    G = set_impl(generator(resolution, device).eval(), "ref" if impl == "compiled" else impl)
+@pytest.mark.parametrize("variant, resolution, batch", [("stylegan2", 64, 8), ("stylegan2", 256, 8),
+                                                        ("stylegan3-t", 256, 4)])
+def test_generator_forward(measure, device, impl, variant, resolution, batch):
+    G = set_impl(generator(resolution, device, variant).eval(), "ref" if impl == "compiled" else impl)
     if impl == "compiled":
         G = torch.compile(G)
-    z = torch.randn(8, 512, device=device)
+    z = torch.randn(batch, 512, device=device)
     with torch.no_grad():
         G(z, noise_mode="const")  # warm-up (and, compiled, the compilation)
 
@@ -33,4 +35,5 @@ def test_generator_forward(measure, device, impl, resolution):
         synchronize(device)
         return img
 
-    measure(run, group=f"G forward {resolution}x{resolution} batch 8 {device}", impl=impl, device=device)
+    name = "G" if variant == "stylegan2" else f"{variant} G"
+    measure(run, group=f"{name} forward {resolution}x{resolution} batch {batch} {device}", impl=impl, device=device)
