@@ -437,11 +437,13 @@ def test_dry_run_prints_the_resolved_configuration(tmp_path):
 
 # ----- two processes
 
-def test_two_process_gloo_training_keeps_the_replicas_identical(tmp_path):
+@pytest.mark.parametrize("extra", [[], ["--arch", "stylegan3-t", "--cbase", "64", "--cmax", "8", "--impl", "ref"]],
+                         ids=["stylegan2", "stylegan3"])  # StyleGAN3: the magnitude EMAs averaged like w_avg
+def test_two_process_gloo_training_keeps_the_replicas_identical(tmp_path, extra):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "stylegan.train", "--outdir", str(tmp_path), "--check-replicas", "--device", "cpu",
            "--resolution", "16", "--cbase", "256", "--cmax", "32", "--z-dim", "16", "--map", "2", "--batch", "8",
-           "--kimg", "0.032", "--tick", "0.016", "--snap", "1", "--workers", "0"]
+           "--kimg", "0.032", "--tick", "0.016", "--snap", "1", "--workers", "0", *extra]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -124,6 +124,9 @@ class TrainingLoop:
                                  g_kwargs=dict(force_fp32=True) if o.fp32 and G.variant != "stylegan" else None,
                                  d_kwargs=dict(force_fp32=True) if o.fp32 else None, augment_pipe=augment_pipe,
                                  update_emas=any(name.endswith("magnitude_ema") for name, _ in G.named_buffers()))
+        # G's running statistics of its training batches: w_avg and StyleGAN3's input magnitude EMAs.
+        self.running_statistics = [b for name, b in G.named_buffers()
+                                   if name == "mapping.w_avg" or name.endswith("magnitude_ema")]
         self.ada = None
         if augment_pipe is not None:
             if o.aug == "ada":
@@ -277,10 +280,10 @@ class TrainingLoop:
                 continue
             gen_z = torch.randn([n, self.G.z_dim], device=self.device)
             self._run_phase(phase, real_img, real_c, gen_z, self._gen_labels(n))
-        if hasattr(self.G.mapping, "w_avg"):
-            # Each process moved w_avg towards its own batches' mean; the mean over the processes is the update a
-            # single process would have made from the whole batch (the update is linear in the batch means).
-            average_in_place(self.G.mapping.w_avg, self.group)
+        for statistic in self.running_statistics:
+            # Each process moved it towards its own batches' statistic; the mean over the processes is the update a
+            # single process would have made from the whole batch (the update is linear in the batch statistics).
+            average_in_place(statistic, self.group)
         self._update_ema()
         if self.ada is not None:
             self.ada.step(self.o.batch)
