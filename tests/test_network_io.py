@@ -89,9 +89,11 @@ def test_unknown_network_class_and_mismatched_tensors(stand_ins, tmp_path):
         load_network(path)
 
 
-@pytest.mark.parametrize("which", ["G", "D"])
+@pytest.mark.parametrize("which", ["G", "D", "stylegan3-r"])
 def test_own_checkpoint_round_trip(which, tmp_path):
-    net = tiny_generator(16, c_dim=2).eval() if which == "G" else tiny_discriminator(16, c_dim=2)
+    nets = dict(G=lambda: tiny_generator(16, c_dim=2), D=lambda: tiny_discriminator(16, c_dim=2),
+                **{"stylegan3-r": lambda: tiny_generator(16, variant="stylegan3-r", c_dim=2)})
+    net = nets[which]().eval()
     path = tmp_path / f"{which}.safetensors"
     save_network(net, path)
     loaded = load_network(path)
@@ -99,6 +101,9 @@ def test_own_checkpoint_round_trip(which, tmp_path):
     for (name, a), (_, b) in zip(net.state_dict().items(), loaded.state_dict().items()):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
     assert not (tmp_path / f"{which}.safetensors.tmp").exists()
+    if which != "D":
+        z, c = torch.randn(2, net.z_dim), torch.eye(2)
+        torch.testing.assert_close(loaded(z, c, noise_mode="const"), net(z, c, noise_mode="const"), rtol=0, atol=0)
 
 
 def test_load_network_errors(tmp_path):
