@@ -77,10 +77,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 def _snapshot_and_outdir(network: str) -> tuple:
     """(the network file or snapshot evaluated, the default directory of its jsonl files: the run directory given,
-    else the one holding the file or snapshot; for a URL, the current directory)."""
-    snapshot = network_file(network)
+    else the one holding the file or snapshot; for a URL, the URL itself and the current directory)."""
     if is_url(network):
-        return snapshot, Path.cwd()
+        return network, Path.cwd()
+    snapshot = network_file(network)
     return snapshot, Path(network) if snapshot != Path(network) else snapshot.parent
 
 

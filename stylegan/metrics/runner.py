@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from ..checks import check_fits_dataset
+from ..downloads import is_url
 from ..progress import progress as show_progress
 from .equivariance import equivariance_psnr, input_transform
 from .features import FeatureStats, as_rgb, check_extractor, full_float32
@@ -401,9 +402,9 @@ def compute_metrics(G: torch.nn.Module, dataset, names: Sequence[str], num_gen: 
 
 def jsonl_record(name: str, result: Union[MetricResult, Mapping[str, float]], snapshot: Optional[PathLike] = None,
                  relative_to: Optional[PathLike] = None) -> dict:
-    """The record append_jsonl writes: results, metric, snapshot (relative to `relative_to` when inside it),
-    timestamp, and for a MetricResult num_gen, num_real, total_time, features, distance."""
-    if snapshot is not None:
+    """The record append_jsonl writes: results, metric, snapshot (relative to `relative_to` when inside it; a URL as
+    it is), timestamp, and for a MetricResult num_gen, num_real, total_time, features, distance."""
+    if snapshot is not None and not is_url(snapshot):
         snapshot = Path(snapshot).resolve()
         base = Path(relative_to).resolve() if relative_to is not None else None
         snapshot = snapshot.relative_to(base).as_posix() if base is not None and snapshot.is_relative_to(base) \
