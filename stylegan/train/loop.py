@@ -118,15 +118,15 @@ class TrainingLoop:
         self.given = dict(given or {})  # the options as given, stored so that a resumed run resolves 'auto' again
         self.phases = make_phases(o, G, D)
         augment_pipe = make_augment_pipe(o.augpipe, o.p).to(device) if o.aug != "noaug" else None
+        magnitude_emas = [b for name, b in G.named_buffers() if name.endswith("magnitude_ema")]  # StyleGAN3
         self.loss = StyleGANLoss(G, D, loss=o.loss, r1_gamma=o.gamma, pl_weight=o.pl_weight, pl_decay=o.pl_decay,
                                  pl_batch_shrink=o.pl_batch_shrink, style_mixing_prob=o.style_mixing,
                                  average=lambda t: average_scalars(t.reshape(1), group).reshape(t.shape),
                                  g_kwargs=dict(force_fp32=True) if o.fp32 and G.variant != "stylegan" else None,
                                  d_kwargs=dict(force_fp32=True) if o.fp32 else None, augment_pipe=augment_pipe,
-                                 update_emas=any(name.endswith("magnitude_ema") for name, _ in G.named_buffers()))
-        # G's running statistics of its training batches: w_avg and StyleGAN3's input magnitude EMAs.
-        self.running_statistics = [b for name, b in G.named_buffers()
-                                   if name == "mapping.w_avg" or name.endswith("magnitude_ema")]
+                                 update_emas=bool(magnitude_emas))
+        # G's running statistics of its training batches, averaged over the processes after each step.
+        self.running_statistics = ([G.mapping.w_avg] if hasattr(G.mapping, "w_avg") else []) + magnitude_emas
         self.ada = None
         if augment_pipe is not None:
             if o.aug == "ada":
