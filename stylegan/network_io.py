@@ -293,22 +293,29 @@ def load_network(path: PathLike, key: str = "G_ema", device: Optional[torch.devi
     if not path.is_file():
         raise FileNotFoundError(f"load_network: no such file: {path}")
     with open(path, "rb") as f:
-        magic = f.read(2)
+        magic = f.read(9)
     try:
         net = _read_network_file(path, magic, key)
     except UntrustedPickleError:
         raise
     except (EOFError, pickle.UnpicklingError, SafetensorError, json.JSONDecodeError, UnicodeDecodeError) as e:
         kind = "an empty file" if not magic else "not a readable network file"
-        if magic == b"PK":
+        if magic[:2] == b"PK":
             kind = "a zip archive (a torch.save checkpoint?), not a network file: give an NVIDIA network pickle or " \
                    "a file written by save_network"
         raise ValueError(f"load_network: {path} is {kind} ({type(e).__name__}: {e})") from None
     return net.to(device) if device is not None else net
 
 
+def _is_safetensors(magic: bytes, size: int) -> bool:
+    """Whether a file of `size` bytes starting with `magic` (its first 9 bytes) is laid out as safetensors: the
+    length of a JSON header (8 bytes, little-endian) that fits in the file, then the header's opening brace. (Its
+    first byte alone can be a pickle's 0x80.)"""
+    return len(magic) == 9 and magic[8:] == b"{" and int.from_bytes(magic[:8], "little") + 8 <= size
+
+
 def _read_network_file(path: Path, magic: bytes, key: str) -> torch.nn.Module:
-    if path.suffix == ".pkl" or magic[:1] == b"\x80":  # pickle protocol 2+
+    if not _is_safetensors(magic, path.stat().st_size) and (path.suffix == ".pkl" or magic[:1] == b"\x80"):
         data = load_nvidia_pickle(path)
         if isinstance(data.get(key), PersistentObject):
             raise ValueError(f"load_network: {key!r} in {path} is a {data[key].class_name}, which this package does "

@@ -121,6 +121,26 @@ def test_load_network_errors(tmp_path):
         load_network(not_a_dict)
 
 
+def test_a_safetensors_header_length_that_starts_like_a_pickle(tmp_path):
+    """The first byte of a safetensors file is the low byte of its header's length: 0x80, a pickle's first byte, for
+    one file in 256. Such a network file (found by the studio's test network) loads as safetensors."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    net = tiny_generator()
+    path = tmp_path / "G.safetensors"
+    save_network(net, path)
+    with safe_open(str(path), framework="pt") as f:
+        meta, state = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    for pad in range(512):  # metadata that does not matter to the reader, padded until the first byte is 0x80
+        save_file(state, str(path), metadata={**meta, "pad": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    z = torch.randn(2, net.z_dim)
+    torch.testing.assert_close(load_network(path)(z, noise_mode="const"), net(z, noise_mode="const"), rtol=0, atol=0)
+
+
 def test_a_run_directory_names_its_newest_snapshot_by_image_count(tmp_path):
     """stylegan.loading reads run directories as resuming does (train.snapshot): snapshot-1000000000 is newer than
     snapshot-999999999, though it sorts first by name."""
