@@ -47,4 +47,5 @@ torch:
 	@$(PYTHON) -c "import torch" 2>/dev/null || $(PIP) torch==$(TORCH_VERSION) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 
 test-deps:
-	$(PIP) "pytest>=7" "hypothesis>=6" "pytest-benchmark>=4" imageio-ffmpeg
+	$(PIP) "pytest>=7" "hypothesis>=6" "pytest-benchmark>=4" imageio-ffmpeg httpx2 "playwright>=1.40" \
+		"fastapi>=0.100" "uvicorn>=0.23"

@@ -18,6 +18,7 @@ COMMANDS = {
     "edit": ("stylegan.tools.edit", "latent directions (GANSpace, SeFa, supervised) and edits along them"),
     "project": ("stylegan.tools.project", "a real image projected into the generator's W"),
     "metrics": ("stylegan.metrics.__main__", "FID, KID, precision/recall, PPL, SWD of a generator against data"),
+    "studio": ("stylegan.studio.__main__", "an interactive page in the browser to explore a generator"),
 }
 
 

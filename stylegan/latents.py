@@ -1,11 +1,12 @@
 """Latents of a generator: z for a seed (drawn as NVIDIA's tools draw it, so that a seed gives the same image with
-their code), class labels, truncation, ws mapped from z, images rendered from ws, ws sampled in bulk, and ws (and other
-latent-space arrays) saved in .npz files."""
+their code), class labels, truncation, ws mapped from z, images rendered from ws (with the layers' noise scaled),
+ws sampled in bulk, and ws (and other latent-space arrays) saved in .npz files."""
 
+import contextlib
 import math
 import zipfile
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -69,6 +70,32 @@ def ws_from_seeds(G: torch.nn.Module, seeds: Sequence[int], truncation_psi: floa
     check_seeds(seeds)
     z = torch.cat([z_from_seed(G, seed) for seed in seeds]) if seeds else torch.zeros([0, G.z_dim])
     return ws_from_z(G, z, truncation_psi, truncation_cutoff, class_idx)
+
+
+NOISE_STRENGTHS = ("noise_strength", "noise_weight")  # the noise strength parameters of StyleGAN2 and StyleGAN layers
+
+
+@contextlib.contextmanager
+def scaled_noise(G: torch.nn.Module, factor: float) -> Iterator[None]:
+    """Within the block, the strength of every layer's noise is `factor` times the network's own (1 changes nothing;
+    0 is the same as noise_mode 'none'); restored on exit. A ValueError naming --noise-strength for a negative or
+    non-finite factor."""
+    if not (math.isfinite(factor) and factor >= 0):
+        raise ValueError(f"--noise-strength: expected a finite number >= 0, got {factor}")
+    params = [p for name, p in G.named_parameters() if name.rsplit(".", 1)[-1] in NOISE_STRENGTHS]
+    if factor == 1 or not params:
+        yield
+        return
+    saved = [p.detach().clone() for p in params]
+    with torch.no_grad():
+        for p in params:
+            p.mul_(factor)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for p, value in zip(params, saved):
+                p.copy_(value)
 
 
 @torch.no_grad()

@@ -16,7 +16,7 @@ from PIL import Image
 
 from ..checks import pick_device
 from ..images import grid_image, save_png, to_pil
-from ..latents import images_from_ws, ws_from_seeds
+from ..latents import images_from_ws, scaled_noise, ws_from_seeds
 from ..loading import load_generator
 from ..progress import progress
 from ..transforms import input_transform, parse_translate
@@ -59,6 +59,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument("--grid", action="store_true", help="also write grid.png with all the images")
     parser.add_argument("--translate", metavar="X,Y", help="translate the images by (x, y) (NVIDIA's convention; "
                                                            "StyleGAN3 networks only)")
+    parser.add_argument("--noise-strength", type=float, default=1.0, metavar="S",
+                        help="scale every layer's noise strength by S (1, the default: the network's own)")
     parser.add_argument("--rotate", type=float, metavar="DEG", help="rotate the images by DEG degrees (NVIDIA's "
                                                                     "convention; StyleGAN3 networks only)")
     add_device_argument(parser)
@@ -72,7 +74,7 @@ def _run(args: argparse.Namespace) -> None:
     G = load_generator(args.network, pick_device(args.device))
     ws, stems = source_ws(G, seeds, args.ws, args.trunc, args.trunc_cutoff, args.class_idx)
     kept = []
-    with input_transform(G, translate, args.rotate):
+    with input_transform(G, translate, args.rotate), scaled_noise(G, args.noise_strength):
         outdir = prepare_outdir(args.outdir)
         for stem, w in progress(list(zip(stems, ws)), "images"):
             image = images_from_ws(G, w.unsqueeze(0), args.noise_mode)

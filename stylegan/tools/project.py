@@ -25,7 +25,7 @@ layers, and a pixel and multi-scale fallback without VGG16)."""
 import argparse
 import copy
 from pathlib import Path
-from typing import NamedTuple, Optional, TextIO
+from typing import Callable, NamedTuple, Optional, TextIO
 
 import numpy as np
 import torch
@@ -89,11 +89,13 @@ def project(G: torch.nn.Module, target: torch.Tensor, *, num_steps: int = 1000, 
             seed: int = 303, distance: Optional[torch.nn.Module] = None, class_idx: Optional[int] = None,
             w_avg_samples: int = 10000, initial_learning_rate: float = 0.1, initial_noise_factor: float = 0.05,
             noise_ramp_length: float = 0.75, regularize_noise_weight: float = 1e5,
-            stream: Optional[TextIO] = None) -> Projection:
+            stream: Optional[TextIO] = None,
+            on_step: Optional[Callable[[int, torch.Tensor, float], None]] = None) -> Projection:
     """Optimises w (one w broadcast to all layers, or one per layer with w_plus) and the noise maps (if any) so that G's
     image matches target [1, C, H, W] in [-1, 1] under `distance` (perceptual.load_distance() when None), starting
     from the mean w of the class `class_idx` of a conditional network (of all classes when None). G is not modified
-    (a copy's noise maps are optimised). Progress goes to `stream` (stderr)."""
+    (a copy's noise maps are optimised). Progress goes to `stream` (stderr); on_step(step, ws [num_ws, w_dim], dist),
+    when given, is called after each step."""
     if target.ndim != 4 or tuple(target.shape[1:]) != (G.img_channels, G.img_resolution, G.img_resolution):
         raise ValueError(f"target must have shape [1, {G.img_channels}, {G.img_resolution}, {G.img_resolution}], "
                          f"got {list(target.shape)}")
@@ -132,6 +134,8 @@ def project(G: torch.nn.Module, target: torch.Tensor, *, num_steps: int = 1000, 
         optimizer.step()
         dists[step], losses[step] = dist.item(), loss.item()
         ws_out[step] = w_opt.detach()[0].expand(G.num_ws, -1)
+        if on_step is not None:
+            on_step(step, ws_out[step], dists[step].item())
         with torch.no_grad():
             for buf in noise_maps:
                 buf -= buf.mean()
