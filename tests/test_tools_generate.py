@@ -9,7 +9,7 @@ from helpers import with_defaults
 
 from stylegan import save_network
 from stylegan.images import to_uint8
-from stylegan.latents import images_from_ws, load_ws, ws_from_seeds, z_from_seed
+from stylegan.latents import images_from_ws, load_ws, scaled_noise, ws_from_seeds, z_from_seed
 from stylegan.tools import generate
 
 
@@ -116,6 +116,25 @@ def test_stylegan_v1_network(tmp_path):
     assert png(tmp_path / "out" / "grid.png").shape == (64, 128, 3)
 
 
+def test_noise_strength_scales_every_layers_noise(tiny_network_file, tmp_path):
+    G = tiny_generator()
+    for strength in ("0", "2.5"):
+        out = tmp_path / strength
+        assert generate.main(["--network", tiny_network_file, "--seeds", "4", "--noise-strength", strength,
+                              "--outdir", out]) == 0
+        with torch.no_grad():
+            for name, p in G.named_parameters():
+                if name.endswith("noise_strength"):
+                    p.mul_(float(strength))
+            np.testing.assert_array_equal(png(out / "seed0004.png"), to_uint8(direct(G, [4]))[0])
+        G = tiny_generator()
+    assert not np.array_equal(png(tmp_path / "0" / "seed0004.png"), png(tmp_path / "2.5" / "seed0004.png"))
+    before = [p.clone() for p in G.parameters()]
+    with scaled_noise(G, 3.0):
+        assert not all(torch.equal(a, b) for a, b in zip(before, G.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, G.parameters()))  # restored
+
+
 def test_leaves_other_files_in_outdir_alone(tiny_network_file, tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     assert generate.main(["--network", tiny_network_file, "--seeds", "1", "--outdir", tmp_path]) == 0
@@ -135,6 +154,8 @@ def test_leaves_other_files_in_outdir_alone(tiny_network_file, tmp_path):
     (["--ws", "{npz_nan}"], "--ws"),
     (["--ws", "{npz}", "--class", "1"], "--class"),
     (["--outdir", "{tmp}"], "--seeds"),
+    (["--seeds", "1", "--noise-strength", "-1"], "--noise-strength"),
+    (["--seeds", "1", "--noise-strength", "nan"], "--noise-strength"),
 ])
 def test_bad_arguments_exit_2_naming_the_argument(tiny_network_file, tmp_path, capsys, argv, name):
     np.savez(tmp_path / "w.npz", w=np.zeros([1, 6, 16], np.float32))

@@ -1,4 +1,4 @@
-"""stylegan studio: explore a generator in the browser (latents, truncation, style mixing, layers and channels,
+"""The studio: explore a generator in the browser (latents, truncation, style mixing, layers and channels,
 editing directions, projection, StyleGAN3's translation and rotation), served from this machine.
 
     python -m stylegan.studio --network runs/00000-shapes32   # then open the URL it prints
