@@ -9,7 +9,10 @@ import os
 import shlex
 import signal
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -253,6 +256,37 @@ def test_stylegan3_frames_translate_and_rotate(tmp_path):
             np.testing.assert_array_equal(pixels(moved["image"]), reproduce(moved, tmp_path))
     finally:
         studio.close()
+
+
+def _descendants(pid: int) -> set:
+    children = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children |= {int(c) for c in (task / "children").read_text().split()}
+    return children | {d for c in children for d in _descendants(c)}
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc")
+def test_sigterm_stops_the_server_and_its_worker_processes(network_file):
+    server = subprocess.Popen([sys.executable, "-m", "stylegan.studio", "--network", str(network_file), "--port", "0",
+                               "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        lines = []
+        while "serving http://" not in (line := server.stdout.readline()):
+            lines.append(line)
+            assert line, "".join(lines)
+        workers = _descendants(server.pid)
+        assert workers  # the network's process (and multiprocessing's resource tracker)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 143
+        deadline = time.monotonic() + 10
+        while (alive := [pid for pid in workers if Path(f"/proc/{pid}").exists()
+                         and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]]) and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive, "worker processes outlived the server"
+    finally:
+        server.kill()
 
 
 def test_command_line_errors(tmp_path, capsys):

@@ -25,6 +25,16 @@ def _ignore_interrupts(*init) -> None:
         init[0](*init[1:])
 
 
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stops a pool's workers now (a projection may have minutes left), so that none outlives the server."""
+    processes = list((pool._processes or {}).values())  # None once the pool has shut down
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=10)
+
+
 def _process_pool(initializer: Optional[Callable] = None, *initargs) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts,
                                initargs=(initializer, *initargs) if initializer else ())
@@ -50,7 +60,7 @@ class NetworkProcess:
         return await asyncio.wrap_future(self.submit(method, *args, **kwargs))
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        _stop(self._pool)
 
 
 class LatestOnly:
@@ -139,5 +149,5 @@ class ProjectionJobs:
         return entry["ws"]
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        _stop(self._pool)
         self._queue.close()

@@ -95,8 +95,9 @@ class Studio:
         try:
             return await network.call(method, *args)
         except BrokenProcessPool:
-            if self.network is network:
-                await asyncio.to_thread(self.open, network.path)
+            if self.network is not network:
+                raise ValueError("another network was opened while this request ran") from None
+            await asyncio.to_thread(self.open, network.path)
             raise RuntimeError("the network process stopped unexpectedly; it was started again") from None
 
     def projection_ws(self, state):
