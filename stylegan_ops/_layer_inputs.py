@@ -38,7 +38,7 @@ def layer_input_grads(grad_s: torch.Tensor, noise: Optional[torch.Tensor], noise
                       needs_noise: bool, needs_strength: bool, needs_b: bool):
     """Gradients of noise, noise_strength and b from the gradient of s = x + noise_strength * noise + b (None where
     not needed), as differentiable PyTorch ops. The per-channel contractions are matrix products over views of grad_s
-    in its own layout (einsum picks far slower plans for them on the CPU)."""
+    in its own layout (einsum and matmul pick far slower plans for them on the CPU)."""
     grad_b = grad_s.sum((0, 2, 3)) if needs_b else None
     grad_noise = grad_strength = None
     if noise is None or not (needs_noise or needs_strength):
@@ -56,10 +56,10 @@ def layer_input_grads(grad_s: torch.Tensor, noise: Optional[torch.Tensor], noise
             grad_noise = torch.matmul(pixels, noise_strength).reshape(n, 1, h, w)
         if needs_strength:
             grad_strength = torch.matmul(noise.reshape(n * h * w), pixels)
-    else:
+    else:  # bmm, not matmul: matmul copies all of grad_s for a 1-D operand that requires grad (30 ms at 16x512x32x32)
         planes = grad_s.reshape(n, c, h * w)
         if needs_noise:
-            grad_noise = torch.matmul(noise_strength, planes).reshape(n, 1, h, w)
+            grad_noise = torch.bmm(noise_strength.expand(n, 1, c), planes).reshape(n, 1, h, w)
         if needs_strength:
-            grad_strength = torch.bmm(planes, noise.reshape(n, h * w, 1)).sum((0, 2))
+            grad_strength = torch.bmm(noise.reshape(n, 1, h * w), planes.transpose(1, 2)).sum((0, 1))
     return grad_noise, grad_strength, grad_b
