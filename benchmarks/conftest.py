@@ -1,12 +1,23 @@
-"""Benchmark fixtures: devices, device synchronisation, the copy-bandwidth ceiling, and a side-by-side summary of
-fused vs reference (speed-up, GB/s, fraction of the copy bandwidth) printed after pytest-benchmark's tables."""
+"""Benchmark fixtures: devices, device synchronisation, the copy-bandwidth ceiling, the three ways to run an op
+(fused, reference, torch.compile of the reference) and a side-by-side summary of them (speed-ups, GB/s, fraction of
+the copy bandwidth) printed after pytest-benchmark's tables."""
 
+import functools
 import time
 
 import pytest
 import torch
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+IMPLS = ["fused", "ref", "compiled"]  # compiled: torch.compile of the reference path (inductor), compiled untimed
+
+
+def with_impl(op, impl: str):
+    """op with its `impl` keyword set: 'fused' or 'ref', or for 'compiled' the reference path under torch.compile
+    (static shapes; measure() runs a function once untimed, so the compilation is not timed)."""
+    if impl == "compiled":
+        return torch.compile(functools.partial(op, impl="ref"), dynamic=False)
+    return functools.partial(op, impl=impl)
 _results = []  # (group, impl, median seconds, bytes moved)
 _copy_bandwidth = {}
 
@@ -32,6 +43,13 @@ def copy_bandwidth(device) -> float:
     return _copy_bandwidth[device]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_compile_caches():
+    """Each benchmark compiles its own functions: dynamo keeps at most a few compilations per code object (and the
+    ops share wrappers), beyond which it runs the function uncompiled, silently."""
+    torch._dynamo.reset()
+
+
 @pytest.fixture(params=DEVICES)
 def device(request):
     return request.param
@@ -40,9 +58,11 @@ def device(request):
 @pytest.fixture
 def measure(benchmark):
     """measure(fn, group=..., impl=..., device=..., bytes_moved=...) times fn (which must synchronize the device
-    itself) in pytest-benchmark group `group` and records it for the summary (GB/s only when bytes_moved is given)."""
+    itself) in pytest-benchmark group `group`, after one untimed call (a compiled fn compiles there), and records it
+    for the summary (GB/s only when bytes_moved is given)."""
 
     def run(fn, *, group, impl, device, bytes_moved=None):
+        fn()
         benchmark.group = group
         benchmark.extra_info.update(impl=impl, device=device, bytes_moved=bytes_moved)
         benchmark(fn)
@@ -61,8 +81,8 @@ def pytest_terminal_summary(terminalreporter):
         return
     write = terminalreporter.write_line
     write("")
-    write("fused vs reference (medians; GB/s counts the bytes the fused op must move: inputs read once, outputs "
-          "written once)")
+    write("fused vs reference vs torch.compile(reference) (medians; GB/s counts the bytes the fused op must move: "
+          "inputs read once, outputs written once)")
     write(f"{'group':<58} {'fused ms':>9} {'ref ms':>9} {'speed-up':>8} {'compiled ms':>11} {'vs compiled':>11} "
           f"{'GB/s':>7} {'of copy':>8}")
     groups = {}

@@ -1,9 +1,9 @@
-"""bias_act, fused vs reference: forward and forward+backward at StyleGAN layer sizes."""
+"""bias_act, fused vs reference vs torch.compile(reference): forward and forward+backward at StyleGAN layer sizes."""
 
 import pytest
 import torch
 
-from conftest import synchronize
+from conftest import IMPLS, synchronize, with_impl
 from stylegan_ops import bias_act
 
 # (name, shape, memory format): a 64x64 synthesis layer, the same in channels_last, and a 4x4 layer.
@@ -12,7 +12,6 @@ CASES = [
     ("16x512x64x64 channels_last", (16, 512, 64, 64), torch.channels_last),
     ("64x512x4x4", (64, 512, 4, 4), torch.contiguous_format),
 ]
-IMPLS = ["fused", "ref"]
 
 
 def inputs(shape, memory_format, device, requires_grad=False):
@@ -25,9 +24,10 @@ def inputs(shape, memory_format, device, requires_grad=False):
 @pytest.mark.parametrize("name,shape,memory_format", CASES, ids=[c[0] for c in CASES])
 def test_forward(measure, device, impl, name, shape, memory_format):
     x, b = inputs(shape, memory_format, device)
+    op = with_impl(bias_act, impl)
 
     def run():
-        y = bias_act(x, b, act="lrelu", clamp=256, impl=impl)
+        y = op(x, b, act="lrelu", clamp=256)
         synchronize(device)
         return y
 
@@ -40,9 +40,10 @@ def test_forward(measure, device, impl, name, shape, memory_format):
 def test_forward_backward(measure, device, impl, name, shape, memory_format):
     x, b = inputs(shape, memory_format, device, requires_grad=True)
     dy = torch.randn_like(x)
+    op = with_impl(bias_act, impl)
 
     def run():
-        y = bias_act(x, b, act="lrelu", clamp=256, impl=impl)
+        y = op(x, b, act="lrelu", clamp=256)
         grads = torch.autograd.grad(y, (x, b), dy)
         synchronize(device)
         return grads

@@ -4,7 +4,7 @@ forward + backward at the default training run's sizes (batch 32, 64 channels) a
 import pytest
 import torch
 
-from conftest import synchronize
+from conftest import IMPLS, synchronize, with_impl
 from stylegan_ops import conv3x3
 
 # (name, x shape, memory format)
@@ -14,7 +14,6 @@ CASES = [
     ("32x64x16x16 channels_last", (32, 64, 16, 16), torch.channels_last),
     ("8x256x32x32 channels_last", (8, 256, 32, 32), torch.channels_last),
 ]
-IMPLS = ["fused", "ref"]
 
 
 def inputs(shape, memory_format, device, requires_grad=False):
@@ -27,9 +26,10 @@ def inputs(shape, memory_format, device, requires_grad=False):
 @pytest.mark.parametrize("name,shape,memory_format", CASES, ids=[c[0] for c in CASES])
 def test_forward(measure, device, impl, name, shape, memory_format):
     x, w = inputs(shape, memory_format, device)
+    op = with_impl(conv3x3, impl)
 
     def run():
-        y = conv3x3(x, w, impl=impl)
+        y = op(x, w)
         synchronize(device)
         return y
 
@@ -41,9 +41,10 @@ def test_forward(measure, device, impl, name, shape, memory_format):
 def test_forward_backward(measure, device, impl, name, shape, memory_format):
     x, w = inputs(shape, memory_format, device, requires_grad=True)
     dy = torch.randn(shape, device=device).to(memory_format=memory_format)
+    op = with_impl(conv3x3, impl)
 
     def run():
-        torch.autograd.grad(conv3x3(x, w, impl=impl), (x, w), dy)
+        torch.autograd.grad(op(x, w), (x, w), dy)
         synchronize(device)
 
     measure(run, group=f"conv3x3 fwd+bwd {name} {device}", impl=impl, device=device)

@@ -1,16 +1,15 @@
-"""The fused layer epilogues against their reference compositions, forward and forward+backward, at StyleGAN sizes
-(a 1024x1024 plane on GPU only)."""
+"""The fused layer epilogues against their reference compositions and torch.compile of those, forward and
+forward+backward, at StyleGAN sizes (a 1024x1024 plane on GPU only)."""
 
 import pytest
 import torch
 
-from conftest import synchronize
+from conftest import IMPLS, synchronize, with_impl
 from stylegan_ops import adain, noise_bias_act, style_epilogue
 
 SHAPES = [(16, 512, 8, 8), (16, 512, 32, 32), (4, 64, 256, 256)]
 if torch.cuda.is_available():
     SHAPES.append((2, 32, 1024, 1024))
-IMPLS = ["fused", "ref"]
 
 
 def layer_inputs(shape, device, requires_grad):
@@ -24,13 +23,20 @@ def layer_inputs(shape, device, requires_grad):
                 style_scale=t(n, c), style_bias=t(n, c))
 
 
+# op: (function, its arguments from layer_inputs' tensors)
 OPS = {
-    "noise_bias_act": lambda v, impl: noise_bias_act(v["x"], v["noise"], v["noise_strength"], v["b"], clamp=256,
-                                                     impl=impl),
-    "adain": lambda v, impl: adain(v["x"], v["style_scale"], v["style_bias"], impl=impl),
-    "style_epilogue": lambda v, impl: style_epilogue(v["x"], v["noise"], v["channel_strengths"], v["b"],
-                                                     v["style_scale"], v["style_bias"], impl=impl),
+    "noise_bias_act": (noise_bias_act, lambda v: ((v["x"], v["noise"], v["noise_strength"], v["b"]), dict(clamp=256))),
+    "adain": (adain, lambda v: ((v["x"], v["style_scale"], v["style_bias"]), {})),
+    "style_epilogue": (style_epilogue, lambda v: ((v["x"], v["noise"], v["channel_strengths"], v["b"],
+                                                   v["style_scale"], v["style_bias"]), {})),
 }
+
+
+def call(op, impl, v):
+    """A function running `op` (fused, reference or compiled reference) on the inputs v."""
+    fn, arguments = OPS[op]
+    fn, (args, kwargs) = with_impl(fn, impl), arguments(v)
+    return lambda: fn(*args, **kwargs)
 
 
 def name(shape):
@@ -44,9 +50,10 @@ def test_forward(measure, device, impl, shape, op):
     if shape[2] >= 1024 and device == "cpu":
         pytest.skip("1024x1024 planes are measured on GPU only")
     v = layer_inputs(shape, device, requires_grad=False)
+    forward = call(op, impl, v)
 
     def run():
-        y = OPS[op](v, impl)
+        y = forward()
         synchronize(device)
         return y
 
@@ -63,10 +70,11 @@ def test_forward_backward(measure, device, impl, shape, op):
         pytest.skip("1024x1024 planes are measured on GPU only")
     v = layer_inputs(shape, device, requires_grad=True)
     inputs = [t for t in v.values() if t.requires_grad]
-    dy = torch.randn_like(OPS[op](v, "ref"))  # laid out like the output, as autograd would pass it
+    dy = torch.randn_like(call(op, "ref", v)())  # laid out like the output, as autograd would pass it
+    forward = call(op, impl, v)
 
     def run():
-        grads = torch.autograd.grad(OPS[op](v, impl), inputs, dy, allow_unused=True)
+        grads = torch.autograd.grad(forward(), inputs, dy, allow_unused=True)
         synchronize(device)
         return grads
 

@@ -7,10 +7,9 @@ import math
 import pytest
 import torch
 
-from conftest import synchronize
+from conftest import IMPLS, synchronize, with_impl
 from stylegan_ops import filtered_lrelu, setup_filter
 
-IMPLS = ["fused", "ref", "compiled"]
 # name: (x shape, up, down, fu taps, fd taps)
 LAYERS = {
     "up2 down2 12 taps": ((8, 128, 52, 52), 2, 2, 12, 12),
@@ -31,17 +30,11 @@ def make_call(name, device, requires_grad=False):
     return x, fu, fd, b, kwargs
 
 
-def op(impl):
-    if impl != "compiled":
-        return lambda *args, **kwargs: filtered_lrelu(*args, impl=impl, **kwargs)
-    return torch.compile(lambda *args, **kwargs: filtered_lrelu(*args, impl="ref", **kwargs), dynamic=False)
-
-
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("layer", list(LAYERS))
 def test_forward(measure, device, impl, layer):
     x, fu, fd, b, kwargs = make_call(layer, device)
-    fn = op(impl)
+    fn = with_impl(filtered_lrelu, impl)
 
     def run():
         with torch.no_grad():
@@ -49,7 +42,6 @@ def test_forward(measure, device, impl, layer):
         synchronize(device)
         return y
 
-    run()  # compile outside the timing
     measure(run, group=f"filtered_lrelu {layer} fwd {'x'.join(map(str, x.shape))} {device}", impl=impl, device=device)
 
 
@@ -57,7 +49,7 @@ def test_forward(measure, device, impl, layer):
 @pytest.mark.parametrize("layer", list(LAYERS))
 def test_forward_backward(measure, device, impl, layer):
     x, fu, fd, b, kwargs = make_call(layer, device, requires_grad=True)
-    fn = op(impl)
+    fn = with_impl(filtered_lrelu, impl)
     dy = torch.randn_like(filtered_lrelu(x.detach(), fu, fd, b.detach(), impl="ref", **kwargs))
 
     def run():
@@ -65,6 +57,5 @@ def test_forward_backward(measure, device, impl, layer):
         synchronize(device)
         return grads
 
-    run()
     measure(run, group=f"filtered_lrelu {layer} fwd+bwd {'x'.join(map(str, x.shape))} {device}", impl=impl,
             device=device)

@@ -1,13 +1,13 @@
-"""upsample2d and downsample2d with the [1, 3, 3, 1] filter, fused vs reference: forward and forward+backward."""
+"""upsample2d and downsample2d with the [1, 3, 3, 1] filter, fused vs reference vs
+torch.compile(reference): forward and forward+backward."""
 
 import pytest
 import torch
 
-from conftest import synchronize
+from conftest import IMPLS, synchronize, with_impl
 from stylegan_ops import downsample2d, setup_filter, upsample2d
 
 SHAPE = (8, 256, 128, 128)
-IMPLS = ["fused", "ref"]
 RESAMPLERS = {"upsample2d": (upsample2d, 4.0), "downsample2d": (downsample2d, 0.25)}  # fn, output/input size
 
 
@@ -18,9 +18,10 @@ def test_forward(measure, device, impl, memory_format, resampler):
     fn, ratio = RESAMPLERS[resampler]
     x = torch.randn(SHAPE, device=device).to(memory_format=memory_format)
     f = setup_filter([1, 3, 3, 1], device=device)
+    op = with_impl(fn, impl)
 
     def run():
-        y = fn(x, f, impl=impl)
+        y = op(x, f)
         synchronize(device)
         return y
 
@@ -36,9 +37,10 @@ def test_forward_backward(measure, device, impl, resampler):
     x = torch.randn(SHAPE, device=device, requires_grad=True)
     f = setup_filter([1, 3, 3, 1], device=device)
     dy = torch.randn_like(fn(x.detach(), f, impl="ref"))
+    op = with_impl(fn, impl)
 
     def run():
-        (grad,) = torch.autograd.grad(fn(x, f, impl=impl), x, dy)
+        (grad,) = torch.autograd.grad(op(x, f), x, dy)
         synchronize(device)
         return grad
 

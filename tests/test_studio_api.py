@@ -216,7 +216,8 @@ def test_projection_runs_in_its_own_process_and_its_w_renders(client, tmp_path):
     assert pixels(status["target"]).shape == (32, 32, 3) and pixels(status["image"]).shape == (32, 32, 3)
     projected = render(client, projection=job)
     np.testing.assert_array_equal(pixels(projected["image"]), pixels(status["image"]))
-    np.testing.assert_array_equal(pixels(projected["image"]), reproduce(projected, tmp_path, client, {"projection": job}))
+    np.testing.assert_array_equal(pixels(projected["image"]),
+                                  reproduce(projected, tmp_path, client, {"projection": job}))
 
 
 def test_stale_frames_are_dropped_not_queued():

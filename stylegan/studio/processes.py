@@ -4,7 +4,6 @@ at a time with those already stale dropped, and projection jobs in a second proc
 import asyncio
 import itertools
 import multiprocessing
-import queue
 import signal
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor

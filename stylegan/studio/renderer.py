@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..checks import pick_device
 from ..images import grid_image, to_uint8
-from ..latents import class_labels, images_from_ws, save_npz, scaled_noise, z_from_seed
+from ..latents import class_labels, scaled_noise, z_from_seed
 from ..loading import load_generator
 from ..tools.edit import apply_direction, ganspace_directions, load_directions, sefa_directions
 from ..tools.style_mixing import PRESETS, mix_ws, preset_styles, ws_resolutions

@@ -78,7 +78,8 @@ class Studio:
         if not data:
             raise ValueError(f"{what}: the upload is empty")
         if Path(name).suffix.lower() not in suffixes:
-            raise ValueError(f"{what}: expected a {' or '.join(suffixes)} file, got {name or 'a file without a name'!r}")
+            shown = repr(name) if name else "a file without a name"
+            raise ValueError(f"{what}: expected a {' or '.join(suffixes)} file, got {shown}")
         folder = Path(tempfile.mkdtemp(dir=self.uploads))
         path = folder / name
         path.write_bytes(data)
