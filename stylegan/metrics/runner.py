@@ -9,6 +9,8 @@ Names (`parse_metric`); a count is a number of generated images (PPL: of samples
     ppl2_wend          PPL in w, end points, no crop (StyleGAN2); ppl_zfull, ppl_wfull, ppl_zend, ppl_wend (cropped);
                        50k samples, or a count after '_': ppl2_wend_1k
     swd<count>         sliced Wasserstein distance on Laplacian pyramids (ProGAN), <count> real and generated
+    shapes<count>      shape recognisability of <count> generated images (stylegan.metrics.shape_score; the built-in
+                       shapes dataset only): the recognised fraction times the diversity of their shapes, e.g. shapes1k
     eqt<count>_int, eqt<count>_frac, eqr<count>   StyleGAN3's equivariance PSNRs in dB (integer and fractional
                        translation, rotation; stylegan.metrics.equivariance) of <count> samples, StyleGAN3 networks
                        only, e.g. eqt50k_int, eqr1k
@@ -16,7 +18,8 @@ Aliases: fid = fid50k_full, kid = kid50k_full, pr = pr50k3_full, ppl = ppl2_wend
 argument replaces the count of every name (and so the name: fid50k_full with num_gen=2000 is fid2k_full).
 
 Results are plain floats keyed by the metric's name, e.g. {'fid50k_full': 3.1}; pr gives <name>_precision and
-<name>_recall, swd <name> (the mean over levels) and <name>_<resolution> per level. A name says when a value is
+<name>_recall, swd <name> (the mean over levels) and <name>_<resolution> per level, shapes <name> (the score) and
+<name>_recognised, <name>_diversity, <name>_fit_error. A name says when a value is
 not comparable with published ones: a feature network other than the metric's standard one (Inception for FID and
 KID, VGG16 for precision/recall) is appended ('pr50k3_full_inception', 'fid2k_full_random'), and a PPL says which
 distance measured it (stylegan.metrics.ppl): 'ppl2_lpips_wend' (LPIPS, as the published values), 'ppl2_vgg_wend'
@@ -47,6 +50,7 @@ import numpy as np
 import torch
 
 from ..checks import check_fits_dataset
+from ..data.shapes import ShapesDataset
 from ..downloads import is_url
 from ..progress import progress as show_progress
 from .equivariance import equivariance_psnr, input_transform
@@ -57,6 +61,7 @@ from .kid import kernel_inception_distance
 from .ppl import perceptual_path_length, resolve_distance
 from .precision_recall import precision_recall
 from .stats_cache import dataset_feature_stats
+from .shape_score import shape_recognisability
 from .swd import MIN_RESOLUTION, SWDAccumulator
 
 __all__ = ["ALIASES", "MetricResult", "MetricSpec", "STANDARD_METRICS", "append_jsonl", "compute_metric",
@@ -82,6 +87,7 @@ _PATTERNS = {
     "pr": re.compile(r"^pr(?P<count>\d+k|\d+_k)(?P<k>\d+)(?P<full>_full)?$"),
     "ppl": re.compile(rf"^ppl(?P<v2>2?)_(?P<space>[wz])(?P<sampling>end|full)(?:_(?P<count>{_COUNT}))?$"),
     "swd": re.compile(rf"^swd(?P<count>{_COUNT})$"),
+    "shapes": re.compile(rf"^shapes(?P<count>{_COUNT})$"),
     "eq": re.compile(rf"^eq(?P<what>[tr])(?P<count>{_COUNT})(?:_(?P<translation>int|frac))?$"),
 }
 
@@ -97,7 +103,7 @@ def _token(count: int) -> str:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A metric as parsed from its name: kind ('fid', 'kid', 'pr', 'ppl', 'swd', 'eq'), num_gen (generated images or
+    """A metric as parsed from its name: kind ('fid', 'kid', 'pr', 'ppl', 'swd', 'shapes', 'eq'), num_gen (generated images or
     PPL / equivariance samples), full (fid/kid/pr against all real images), k (pr), space, sampling and crop (ppl),
     transform (eq: 'int', 'frac' or 'rot', stylegan.metrics.equivariance.KINDS)."""
 
@@ -125,13 +131,14 @@ class MetricSpec:
         if self.kind == "eq":
             return f"eqr{_token(self.num_gen)}" if self.transform == "rot" else \
                 f"eqt{_token(self.num_gen)}_{self.transform}"
-        return f"swd{_token(self.num_gen)}"
+        return f"{self.kind}{_token(self.num_gen)}"  # swd, shapes
 
 
 def _unknown(name) -> ValueError:
     return ValueError(f"unknown metric {name!r}; known: {', '.join(STANDARD_METRICS)}, the aliases "
                       f"{', '.join(ALIASES)}, and other sizes of these (e.g. fid10k_full, kid2k, pr5k3_full, "
-                      f"ppl2_wend_1k, swd4k, eqt1k_int, eqr1k)")
+                      f"ppl2_wend_1k, swd4k, eqt1k_int, eqr1k), and shapes<count> (e.g. shapes1k) for the built-in "
+                      f"shapes dataset")
 
 
 def parse_metric(name: str, num_gen: Optional[int] = None) -> MetricSpec:
@@ -158,7 +165,7 @@ def parse_metric(name: str, num_gen: Optional[int] = None) -> MetricSpec:
                 break  # eqt needs _int or _frac, eqr takes neither
             spec = MetricSpec("eq", count, transform=groups["translation"] or "rot")
         else:
-            spec = MetricSpec("swd", count)
+            spec = MetricSpec(kind, count)  # swd, shapes
         if num_gen is not None:
             if isinstance(num_gen, bool) or not isinstance(num_gen, int):
                 raise ValueError(f"num_gen must be an int, got {num_gen!r}")
@@ -252,6 +259,9 @@ def _check_compatible(G, dataset, specs: Sequence[MetricSpec]) -> None:
         return
     check_fits_dataset(G, dataset, "dataset", "the generator", hint={"c_dim": " (open it with use_labels=True)"},
                        labels_optional=True)
+    if any(s.kind == "shapes" for s in specs) and not isinstance(dataset, ShapesDataset):
+        raise ValueError(f"shapes: measures networks trained on the built-in shapes dataset, not on "
+                         f"{type(dataset).__name__}")
     if any(s.kind == "swd" for s in specs) and G.img_resolution < MIN_RESOLUTION:
         raise ValueError(f"swd needs images of at least {MIN_RESOLUTION}x{MIN_RESOLUTION}, the generator makes "
                          f"{G.img_resolution}x{G.img_resolution}")
@@ -341,6 +351,13 @@ def evaluate_metrics(G: torch.nn.Module, dataset, names: Sequence[str], num_gen:
                                      labels=_label_sampler(G, dataset, seed), truncation_psi=truncation_psi,
                                      device=device, seed=seed, progress=progress)
             return MetricResult(spec.name, {spec.name: psnr[spec.transform]}, spec.num_gen, None, time.time() - start)
+        if spec.kind == "shapes":
+            images = np.concatenate([generated.cpu().numpy() for generated in _generated_images(
+                G, dataset, spec.num_gen, batch, device, seed, noise_mode, truncation_psi,
+                "shapes generated (batches)" if progress else None)])
+            score = shape_recognisability(images)
+            results = {spec.name: score["score"], **{f"{spec.name}_{k}": v for k, v in score.items() if k != "score"}}
+            return MetricResult(spec.name, results, spec.num_gen, None, time.time() - start)
         num_real = _num_real(spec, dataset)
         accumulator = SWDAccumulator(seed=seed)
         loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, range(num_real)), batch_size=batch,
