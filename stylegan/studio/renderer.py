@@ -77,6 +77,8 @@ class StudioNetwork:
         local = Path(self.path)
         self.command_path = str(local.resolve()) if local.exists() else self.path  # what the command line names
         self.device = next(self.G.parameters()).device
+        self.transformable = isinstance(getattr(getattr(self.G.synthesis, "input", None), "transform", None),
+                                        torch.Tensor)  # StyleGAN3: translate / rotate
         self.modules = dict(self.G.synthesis.named_modules())
         self.layers = self._probe_layers()
         self.directions: Dict[str, dict] = {}
@@ -111,8 +113,7 @@ class StudioNetwork:
         return dict(path=self.path, architecture=G.variant, resolution=G.img_resolution, img_channels=G.img_channels,
                     z_dim=G.z_dim, w_dim=G.w_dim, c_dim=G.c_dim, num_ws=G.num_ws,
                     truncatable=hasattr(G.mapping, "w_avg"),
-                    transformable=isinstance(getattr(getattr(G.synthesis, "input", None), "transform", None),
-                                             torch.Tensor),
+                    transformable=self.transformable,
                     has_noise=any(w.has_noise for w in G.synthesis.w_inputs()),
                     ws_resolutions=ws_resolutions(G), groups=groups, layers=self.layers,
                     directions=[self._set_summary(set_id) for set_id in self.directions])
@@ -182,7 +183,7 @@ class StudioNetwork:
         the time it took, the command line reproducing the image, and for a layer view its top channels."""
         start = time.perf_counter()
         state = self.parse(data)
-        if state.transformed and not self.info()["transformable"]:
+        if state.transformed and not self.transformable:
             raise ValueError("translate/rotate: only StyleGAN3 networks can be translated or rotated")
         ws = self.ws(state, projection)
         layer = None if state.layer == "output" else state.layer
@@ -255,9 +256,7 @@ class StudioNetwork:
     def _add_set(self, label: str, method: str, directions: torch.Tensor, stddev: Optional[torch.Tensor],
                  layers: Optional[List[int]]) -> dict:
         set_id = f"{method}-{next(self._set_ids)}"
-        span = None
-        if layers:
-            span = [min(layers), max(layers)]
+        span = [min(layers), max(layers)] if layers else None
         self.directions[set_id] = dict(label=label, method=method, directions=directions.float().cpu(),
                                        stddev=None if stddev is None else stddev.float().cpu(), layers=span)
         return self._set_summary(set_id)
