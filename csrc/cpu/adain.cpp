@@ -68,8 +68,8 @@ using PlaneScratch = std::vector<at::opmath_type<T>>;
 
 // t of one NCHW plane (x, the image's noise plane or null, the channel's noise strength and b) into out.
 template <bool kPre, typename T, typename S>
-void plane_values(const T* __restrict x, const T* __restrict noise, S strength, S b, S alpha, S gain, int64_t n,
-                  S* __restrict out) {
+SG_ALWAYS_INLINE void plane_values(const T* __restrict x, const T* __restrict noise, S strength, S b, S alpha, S gain,
+                                   int64_t n, S* __restrict out) {
     for (int64_t i = 0; i < n; ++i) {
         const S nz = (kPre && noise != nullptr) ? S(noise[i]) : S(0);
         out[i] = kPre ? style_pre_op(S(x[i]), nz, strength, b, alpha, gain) : S(x[i]);
@@ -80,7 +80,7 @@ void plane_values(const T* __restrict x, const T* __restrict noise, S strength, 
 // (v - v[0]) - (mean - v[0]): v - v[0] is exact for values near v[0], and mean - v[0] is small, so a plane whose
 // spread is tiny next to its mean keeps its precision (v - mean with a float mean would round at the mean's scale).
 template <typename S>
-MeanVar<D> plane_statistics(const S* __restrict v, int64_t n) {
+SG_ALWAYS_INLINE MeanVar<D> plane_statistics(const S* __restrict v, int64_t n) {
     const S shift = v[0];
     D sum = 0, sum_sq = 0;
     for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
@@ -94,7 +94,8 @@ MeanVar<D> plane_statistics(const S* __restrict v, int64_t n) {
 
 // (sum of dy, sum of dy * that) over a plane of n values.
 template <typename T, typename S>
-void gradient_sums(const T* __restrict dy, const S* __restrict that, int64_t n, D& sum_dy, D& sum_dy_that) {
+SG_ALWAYS_INLINE void gradient_sums(const T* __restrict dy, const S* __restrict that, int64_t n, D& sum_dy,
+                                    D& sum_dy_that) {
     sum_dy = sum_dy_that = 0;
     for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
         S s1, s2;
@@ -132,11 +133,17 @@ SG_CPU_MULTIVERSION void forward_small_planes(const AdainParams& p, const LayerI
     S* mean_out = static_cast<S*>(p.mean) + first;
     S* rstd_out = static_cast<S*>(p.rstd) + first;
     S shift[kPlaneBlock], s1[kPlaneBlock], s2[kPlaneBlock], a[kPlaneBlock];
-    S* t = scratch.data();
+    // Without a pre-op and in the accumulation type already, the planes of x are the values: no copy.
+    constexpr bool kInPlace = !kPre && std::is_same_v<T, S>;
+    const S* t = scratch.data();
+    if constexpr (kInPlace) t = in.x + first * HW;
     for (int64_t k = 0; k < count; ++k) {
         const int64_t plane = first + k, n = plane / C, c = plane % C;
-        S* tk = t + k * HW;
-        plane_values<kPre>(in.x + plane * HW, in.noise_plane(n), in.strength[c], in.b[c], in.alpha, in.gain, HW, tk);
+        const S* tk = t + k * HW;
+        if constexpr (!kInPlace) {
+            plane_values<kPre>(in.x + plane * HW, in.noise_plane(n), in.strength[c], in.b[c], in.alpha, in.gain, HW,
+                               scratch.data() + k * HW);
+        }
         shift[k] = tk[0];
         shifted_sums(tk, HW, shift[k], s1[k], s2[k]);
     }
@@ -193,10 +200,10 @@ void forward_planes(const AdainParams& p, const LayerInputs<T>& in) {
 // One NCHW plane of the backward: grad_x, and the plane's grad_style_scale and grad_style_bias. that is
 // scratch.
 template <bool kPre, typename T, typename S>
-SG_CPU_MULTIVERSION void backward_plane(const T* __restrict x, const T* __restrict grad, const T* __restrict noise,
-                                        S strength, S b, S alpha, S gain, S style_scale, S mean, S rstd, int64_t hw,
-                                        S* __restrict that, T* __restrict grad_x, T& grad_style_scale,
-                                        T& grad_style_bias) {
+SG_ALWAYS_INLINE void backward_plane(const T* __restrict x, const T* __restrict grad, const T* __restrict noise,
+                                     S strength, S b, S alpha, S gain, S style_scale, S mean, S rstd, int64_t hw,
+                                     S* __restrict that, T* __restrict grad_x, T& grad_style_scale,
+                                     T& grad_style_bias) {
     plane_values<kPre>(x, noise, strength, b, alpha, gain, hw, that);
     for (int64_t i = 0; i < hw; ++i) that[i] = (that[i] - mean) * rstd;
     D sum_dy, sum_dy_that;
@@ -211,8 +218,11 @@ SG_CPU_MULTIVERSION void backward_plane(const T* __restrict x, const T* __restri
     }
 }
 
+// The NCHW planes [begin, end) of the backward: one call per task, not per plane (a call per 8x8 plane cost as
+// much as the plane's work).
 template <typename T, bool kPre>
-void backward_planes(const AdainParams& p, const LayerInputs<T>& in) {
+SG_CPU_MULTIVERSION void backward_plane_range(const AdainParams& p, const LayerInputs<T>& in,
+                                              PlaneScratch<T>& scratch, int64_t begin, int64_t end) {
     using S = at::opmath_type<T>;
     const T* grad = static_cast<const T*>(p.grad);
     const T* style_scale = static_cast<const T*>(p.style_scale);
@@ -222,14 +232,20 @@ void backward_planes(const AdainParams& p, const LayerInputs<T>& in) {
     T* grad_style_scale = static_cast<T*>(p.grad_style_scale);
     T* grad_style_bias = static_cast<T*>(p.grad_style_bias);
     const int64_t C = p.channels, HW = p.height * p.width;
-    at::parallel_for(0, p.batch * C, std::max<int64_t>(1, (1 << 14) / HW), [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+        const int64_t n = plane / C, c = plane % C;
+        backward_plane<kPre>(in.x + plane * HW, grad + plane * HW, in.noise_plane(n), in.strength[c], in.b[c],
+                             in.alpha, in.gain, S(style_scale[plane]), mean[plane], rstd[plane], HW, scratch.data(),
+                             grad_x + plane * HW, grad_style_scale[plane], grad_style_bias[plane]);
+    }
+}
+
+template <typename T, bool kPre>
+void backward_planes(const AdainParams& p, const LayerInputs<T>& in) {
+    const int64_t HW = p.height * p.width;
+    at::parallel_for(0, p.batch * p.channels, std::max<int64_t>(1, (1 << 14) / HW), [&](int64_t begin, int64_t end) {
         PlaneScratch<T> scratch(HW);
-        for (int64_t plane = begin; plane < end; ++plane) {
-            const int64_t n = plane / C, c = plane % C;
-            backward_plane<kPre>(in.x + plane * HW, grad + plane * HW, in.noise_plane(n), in.strength[c], in.b[c],
-                                 in.alpha, in.gain, S(style_scale[plane]), mean[plane], rstd[plane], HW, scratch.data(),
-                                 grad_x + plane * HW, grad_style_scale[plane], grad_style_bias[plane]);
-        }
+        backward_plane_range<T, kPre>(p, in, scratch, begin, end);
     });
 }
 

@@ -32,9 +32,9 @@ void per_channel(const NoiseBiasActParams& p, std::vector<S>& strength, std::vec
 // y[i] = f(x[i] + strength[i or 0] * noise[i or 0] + b[i or 0]) over a contiguous run: a plane of NCHW (noise
 // varies, strength and bias do not) or a pixel of channels_last (the reverse). noise null: no noise term.
 template <typename T, Act A, bool kPerChannel, typename S>
-SG_CPU_MULTIVERSION void noise_bias_act_span(const T* __restrict x, const T* __restrict noise,
-                                             const S* __restrict strength, const S* __restrict bias, T* __restrict y,
-                                             int64_t n, const BiasActScalars<S> sc) {
+SG_ALWAYS_INLINE void noise_bias_act_span(const T* __restrict x, const T* __restrict noise,
+                                          const S* __restrict strength, const S* __restrict bias, T* __restrict y,
+                                          int64_t n, const BiasActScalars<S>& sc) {
     for (int64_t i = 0; i < n; ++i) {
         const S nz = noise == nullptr ? S(0) : S(noise[kPerChannel ? 0 : i]);
         const S v = S(x[i]) + mul_rn(strength[kPerChannel ? i : 0], nz);
@@ -42,33 +42,45 @@ SG_CPU_MULTIVERSION void noise_bias_act_span(const T* __restrict x, const T* __r
     }
 }
 
+// The planes [begin, end) of NCHW, or the pixels [begin, end) of channels_last: one call per task, not per run (a
+// call per 8x8 plane cost as much as the plane's work).
+template <typename T, Act A, bool kChannelsLast, typename S>
+SG_CPU_MULTIVERSION void noise_bias_act_runs(const NoiseBiasActParams& p, const S* __restrict strength,
+                                             const S* __restrict bias, const BiasActScalars<S> sc, int64_t begin,
+                                             int64_t end) {
+    const T* x = static_cast<const T*>(p.x);
+    const T* noise = static_cast<const T*>(p.noise);
+    T* y = static_cast<T*>(p.y);
+    const int64_t C = p.channels, hw = p.height * p.width;
+    for (int64_t run = begin; run < end; ++run) {
+        if constexpr (kChannelsLast) {
+            const T* nz = noise != nullptr ? noise + (run / hw) * p.noise_batch_stride + run % hw : nullptr;
+            noise_bias_act_span<T, A, true>(x + run * C, nz, strength, bias, y + run * C, C, sc);
+        } else {
+            const int64_t n = run / C, c = run % C;
+            const T* nz = noise != nullptr ? noise + n * p.noise_batch_stride : nullptr;
+            noise_bias_act_span<T, A, false>(x + run * hw, nz, strength + c, bias + c, y + run * hw, hw, sc);
+        }
+    }
+}
+
 template <typename T, Act A>
 void noise_bias_act_cpu_typed(const NoiseBiasActParams& p) {
     using S = at::opmath_type<T>;
     const BiasActScalars<S> sc(activation_params(p));
-    const T* x = static_cast<const T*>(p.x);
-    const T* noise = static_cast<const T*>(p.noise);
-    T* y = static_cast<T*>(p.y);
     std::vector<S> strength, bias;
     per_channel<T>(p, strength, bias);
-    const int64_t C = p.channels, H = p.height, W = p.width, hw = H * W;
-
-    if (!p.channels_last) {
-        at::parallel_for(0, p.batch * C, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(hw, 1)), [&](int64_t b0, int64_t b1) {
-            for (int64_t plane = b0; plane < b1; ++plane) {
-                const int64_t n = plane / C, c = plane % C;
-                noise_bias_act_span<T, A, false>(x + plane * hw, noise != nullptr ? noise + n * p.noise_batch_stride : nullptr,
-                                                 &strength[c], &bias[c], y + plane * hw, hw, sc);
-            }
-        });
-        return;
-    }
-    at::parallel_for(0, p.batch * hw, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(C, 1)), [&](int64_t q0, int64_t q1) {
-        for (int64_t pixel = q0; pixel < q1; ++pixel) {
-            const T* nz = noise != nullptr ? noise + (pixel / hw) * p.noise_batch_stride + pixel % hw : nullptr;
-            noise_bias_act_span<T, A, true>(x + pixel * C, nz, strength.data(), bias.data(), y + pixel * C, C, sc);
-        }
-    });
+    const int64_t C = p.channels, hw = p.height * p.width;
+    // Runs of hw (NCHW planes) or C (channels_last pixels) values; about 32K values per task.
+    const int64_t runs = p.channels_last ? p.batch * hw : p.batch * C, run_length = p.channels_last ? C : hw;
+    at::parallel_for(0, runs, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(run_length, 1)),
+                     [&](int64_t begin, int64_t end) {
+                         if (p.channels_last) {
+                             noise_bias_act_runs<T, A, true>(p, strength.data(), bias.data(), sc, begin, end);
+                         } else {
+                             noise_bias_act_runs<T, A, false>(p, strength.data(), bias.data(), sc, begin, end);
+                         }
+                     });
 }
 
 void run_noise_bias_act_cpu(const NoiseBiasActParams& p) {
