@@ -29,7 +29,7 @@ from stylegan.train.report import ProgressLine
 from stylegan.train.snapshot import list_snapshots, read_for_resume, read_snapshot, write_snapshot
 
 # A network small enough for a step to take a few tens of milliseconds: 16x16 images, 32 channels.
-TINY = dict(resolution=16, cbase=256, cmax=32, z_dim=16, map=2, batch=4, workers=0)
+TINY = dict(resolution=16, cbase=256, cmax=32, z_dim=16, map=2, batch=4, workers=0, metrics="")
 
 
 def tiny_run(tmp_path, **options) -> Path:
@@ -138,7 +138,7 @@ def test_resume_from_an_nvidia_pickle_fine_tunes_it(tmp_path, stand_ins):
                         "D": record_of(D, "Discriminator", nvidia_kwargs(D)),
                         "G_ema": record_of(G, "Generator", nvidia_kwargs(G))})
     run_dir = run({"resume": str(path), "outdir": str(tmp_path / "runs"), "resolution": 16, "batch": 4,
-                   "kimg": 0.008, "tick": 0.008, "workers": 0})
+                   "kimg": 0.008, "tick": 0.008, "workers": 0, "metrics": ""})
     networks, state = read_snapshot(list_snapshots(run_dir)[-1])
     assert state["nimg"] == 8
     assert json.loads((run_dir / "training_options.json").read_text())["options"]["ada_kimg"] == 100
@@ -385,8 +385,10 @@ def test_auto_configuration_follows_the_resolution():
     assert (o.fp16_res, o.conv_clamp) == (0, None)
     o = resolve_options(TrainingOptions(arch="stylegan"), 32, builtin=True, world_size=1, cuda=False)
     assert o.growing and o.pl_weight == 0 and o.fp16_res == 0 and o.aug == "noaug"
+    assert o.metrics == "shapes1k,swd1k"  # the built-in data's default run reports how recognisable its shapes are
+    assert resolve_options(TrainingOptions(metrics=""), 32, builtin=True, world_size=1, cuda=False).metrics == ""
     o = resolve_options(TrainingOptions(), 32, builtin=False, world_size=1, cuda=False)
-    assert (o.aug, o.augpipe, o.p, o.target, o.ada_kimg) == ("ada", "bgc", 0.0, 0.6, 500)
+    assert (o.aug, o.augpipe, o.p, o.target, o.ada_kimg, o.metrics) == ("ada", "bgc", 0.0, 0.6, 500, "")
     assert (o.map, o.style_mixing, o.g_reg_interval, o.blur_sigma) == (8, 0.9, 4, 0)
     # StyleGAN3 as NVIDIA trains it: 2-layer mapping, G lr 0.0025 at any size, no style mixing, no G regularizer
     # (so no lazy-regularization phase), and for R a blur of D's input fading out over 200 * batch / 32 kimg.
@@ -443,7 +445,7 @@ def test_two_process_gloo_training_keeps_the_replicas_identical(tmp_path, extra)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "stylegan.train", "--outdir", str(tmp_path), "--check-replicas", "--device", "cpu",
            "--resolution", "16", "--cbase", "256", "--cmax", "32", "--z-dim", "16", "--map", "2", "--batch", "8",
-           "--kimg", "0.032", "--tick", "0.016", "--snap", "1", "--workers", "0", *extra]
+           "--kimg", "0.032", "--tick", "0.016", "--snap", "1", "--workers", "0", "--metrics", "", *extra]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

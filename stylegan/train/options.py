@@ -60,11 +60,13 @@ class TrainingOptions:
                                  "run", metavar="PATH")
     impl: str = _opt(AUTO, "stylegan_ops implementation: fused kernels, the PyTorch reference, or auto", "run",
                      choices=IMPLS)
-    metrics: str = _opt("", "metrics of G_ema computed at every snapshot, comma-separated: fid50k_full, kid50k_full, "
-                            "pr50k3_full, ppl2_wend, swd16k, their aliases fid, kid, pr, ppl, swd, or other sizes "
-                            "such as fid10k_full or swd2k (python -m stylegan.metrics --help); appended to "
-                            "metric-<name>.jsonl in the run directory. FID, KID and PR need the Inception weights "
-                            "file (--inception)", "run", metavar="LIST")
+    metrics: Optional[str] = _opt(None, "metrics of G_ema computed at every snapshot, comma-separated (auto: "
+                                        "shapes1k,swd1k for the built-in dataset, else none; '' for none): "
+                                        "fid50k_full, kid50k_full, pr50k3_full, ppl2_wend, swd16k, their aliases fid, "
+                                        "kid, pr, ppl, swd, or other sizes such as fid10k_full or swd2k (python -m "
+                                        "stylegan.metrics --help); appended to metric-<name>.jsonl in the run "
+                                        "directory. FID, KID and PR need the Inception weights file (--inception)",
+                                  "run", metavar="LIST")
     inception: Optional[str] = _opt(None, "the FID Inception weights file for --metrics (auto: $STYLEGAN_INCEPTION, "
                                           "else the cache (~/.cache/stylegan), downloaded there on first use)", "run",
                                   metavar="PATH")
@@ -259,6 +261,7 @@ def resolve_options(opts: TrainingOptions, resolution: int, builtin: bool, world
         pg_kimg=lambda: o.kimg / 10 if builtin else 600,
         workers=lambda: 0 if builtin else 2,
         aug=lambda: "noaug" if builtin else "ada",
+        metrics=lambda: "shapes1k,swd1k" if builtin else "",
         p=lambda: 0.0,
         ada_kimg=lambda: 500,
     )
