@@ -15,6 +15,7 @@ namespace stylegan_ops {
 
 using AdainRunner = void (*)(const AdainParams&);
 using Tensor3 = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
+using Tensor4 = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
 inline void check_plane_params(const char* op, const char* name, const at::Tensor& t, const at::Tensor& x,
                                at::ScalarType dtype) {
@@ -94,12 +95,14 @@ inline Tensor3 adain_forward(const char* op, const at::Tensor& x, const std::opt
     return {y, mean, rstd};
 }
 
-// (grad_x, grad_style_scale, grad_style_bias) from the gradient of y and the forward's statistics.
-inline Tensor3 adain_gradients(const char* op, const at::Tensor& grad, const at::Tensor& x,
+// (grad_x, grad_style_scale, grad_style_bias, grad_x_sums) from the gradient of y and the forward's statistics;
+// grad_x_sums ([N, C, 2] in the accumulation type: per plane sum(grad_x) and sum(grad_x * noise)) only when
+// with_sums, else undefined.
+inline Tensor4 adain_gradients(const char* op, const at::Tensor& grad, const at::Tensor& x,
                                const std::optional<at::Tensor>& noise, const std::optional<at::Tensor>& noise_strength,
                                const std::optional<at::Tensor>& b, const at::Tensor& style_scale,
-                               const at::Tensor& mean, const at::Tensor& rstd, bool pre_op, double alpha, double gain,
-                               double eps, AdainRunner run) {
+                               const at::Tensor& mean, const at::Tensor& rstd, bool pre_op, bool with_sums,
+                               double alpha, double gain, double eps, AdainRunner run) {
     AdainSetup s = adain_setup(op, x, noise, noise_strength, b, style_scale, pre_op, alpha, gain, eps);
     TORCH_CHECK_VALUE(grad.sizes() == x.sizes(), op, ": grad must have the shape of x ", x.sizes(), ", got ",
                       grad.sizes());
@@ -113,10 +116,13 @@ inline Tensor3 adain_gradients(const char* op, const at::Tensor& grad, const at:
     at::Tensor grad_x = at::empty(x.sizes(), x.options().memory_format(s.format));
     at::Tensor grad_style_scale = at::empty({x.size(0), x.size(1)}, x.options());
     at::Tensor grad_style_bias = at::empty_like(grad_style_scale);
+    at::Tensor grad_x_sums;
+    if (with_sums) grad_x_sums = at::empty({x.size(0), x.size(1), 2}, x.options().dtype(accumulation_type(x)));
     if (x.numel() == 0) {
         grad_style_scale.zero_();
         grad_style_bias.zero_();
-        return {grad_x, grad_style_scale, grad_style_bias};
+        if (with_sums) grad_x_sums.zero_();
+        return {grad_x, grad_style_scale, grad_style_bias, grad_x_sums};
     }
     s.p.grad = grad_in.const_data_ptr();
     s.p.mean = const_cast<void*>(mean_in.const_data_ptr());
@@ -124,8 +130,9 @@ inline Tensor3 adain_gradients(const char* op, const at::Tensor& grad, const at:
     s.p.grad_x = grad_x.mutable_data_ptr();
     s.p.grad_style_scale = grad_style_scale.mutable_data_ptr();
     s.p.grad_style_bias = grad_style_bias.mutable_data_ptr();
+    s.p.grad_x_sums = with_sums ? grad_x_sums.mutable_data_ptr() : nullptr;
     run(s.p);
-    return {grad_x, grad_style_scale, grad_style_bias};
+    return {grad_x, grad_style_scale, grad_style_bias, grad_x_sums};
 }
 
 // The four registered ops of one device, bound to its forward and backward runners and device guard.
@@ -140,8 +147,10 @@ struct AdainOps {
     static Tensor3 adain_backward(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& style_scale,
                                   const at::Tensor& mean, const at::Tensor& rstd, double eps) {
         const Guard guard(x.device());
-        return adain_gradients("adain_backward", grad, x, std::nullopt, std::nullopt, std::nullopt, style_scale,
-                               mean, rstd, false, 0.0, 1.0, eps, Backward);
+        auto [grad_x, grad_style_scale, grad_style_bias, unused] =
+            adain_gradients("adain_backward", grad, x, std::nullopt, std::nullopt, std::nullopt, style_scale, mean,
+                            rstd, false, false, 0.0, 1.0, eps, Backward);
+        return {grad_x, grad_style_scale, grad_style_bias};
     }
     static Tensor3 style_epilogue(const at::Tensor& x, const std::optional<at::Tensor>& noise,
                                   const std::optional<at::Tensor>& noise_strength,
@@ -151,7 +160,7 @@ struct AdainOps {
         return adain_forward("style_epilogue", x, noise, noise_strength, b, style_scale, style_bias, true, alpha,
                              gain, eps, Forward);
     }
-    static Tensor3 style_epilogue_backward(const at::Tensor& grad, const at::Tensor& x,
+    static Tensor4 style_epilogue_backward(const at::Tensor& grad, const at::Tensor& x,
                                            const std::optional<at::Tensor>& noise,
                                            const std::optional<at::Tensor>& noise_strength,
                                            const std::optional<at::Tensor>& b, const at::Tensor& style_scale,
@@ -159,7 +168,7 @@ struct AdainOps {
                                            double eps) {
         const Guard guard(x.device());
         return adain_gradients("style_epilogue_backward", grad, x, noise, noise_strength, b, style_scale, mean, rstd,
-                               true, alpha, gain, eps, Backward);
+                               true, true, alpha, gain, eps, Backward);
     }
 };
 

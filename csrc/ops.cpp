@@ -33,11 +33,12 @@ TORCH_LIBRARY(stylegan_ops, m) {
     m.def("style_epilogue(Tensor x, Tensor? noise, Tensor? noise_strength, Tensor? b, Tensor style_scale, "
           "Tensor style_bias, float alpha, float gain, float eps) -> (Tensor, Tensor, Tensor)",
           tags);
-    // (grad_x, grad_style_scale, grad_style_bias) of style_epilogue; the gradients of noise, noise_strength and b are
-    // sums of grad_x.
+    // (grad_x, grad_style_scale, grad_style_bias, grad_x_sums) of style_epilogue. The gradients of noise,
+    // noise_strength and b are sums of grad_x; grad_x_sums [N, C, 2] (float32, float64 for float64 x) holds per plane
+    // sum(grad_x) and sum(grad_x * noise), which summed over N give those of b and a per-channel noise_strength.
     m.def("style_epilogue_backward(Tensor grad, Tensor x, Tensor? noise, Tensor? noise_strength, Tensor? b, "
           "Tensor style_scale, Tensor mean, Tensor rstd, float alpha, float gain, float eps) -> "
-          "(Tensor, Tensor, Tensor)",
+          "(Tensor, Tensor, Tensor, Tensor)",
           tags);
     // 3x3 convolution (a correlation, as torch's conv2d) of x [N, C, H, W] with w [K, C, 3, 3], zero padding 1,
     // stride 1: [N, K, H, W]. Its gradients are conv3x3 and conv3x3_weight_grad again.

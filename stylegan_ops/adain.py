@@ -111,21 +111,32 @@ def _style_epilogue_setup(ctx, inputs, output):
 
 def _style_epilogue_backward(ctx, grad, _grad_mean, _grad_rstd):
     x, noise, noise_strength, b, style_scale, mean, rstd = ctx.saved_tensors
-    grad_x, grad_style_scale, grad_style_bias = _ops.style_epilogue_backward(grad, x, noise, noise_strength, b,
-                                                                             style_scale, mean, rstd, *ctx.args)
+    grad_x, grad_style_scale, grad_style_bias, grad_x_sums = _ops.style_epilogue_backward(
+        grad, x, noise, noise_strength, b, style_scale, mean, rstd, *ctx.args)
     needs = ctx.needs_input_grad
-    grad_noise, grad_strength, grad_b = layer_input_grads(grad_x, noise, noise_strength, needs[1], needs[2], needs[3])
+    if torch.is_grad_enabled():  # a graph of the gradients for a second derivative: from grad_x, differentiably
+        grad_noise, grad_strength, grad_b = layer_input_grads(grad_x, noise, noise_strength, needs[1], needs[2],
+                                                              needs[3])
+    else:  # b's and noise_strength's from the kernel's per-plane sums (no pass over grad_x)
+        grad_noise, _, _ = layer_input_grads(grad_x, noise, noise_strength, needs[1], False, False)
+        sums = grad_x_sums.sum(0)  # [C, 2]
+        grad_b = sums[:, 0].to(x.dtype) if needs[3] else None
+        grad_strength = None
+        if needs[2]:
+            grad_strength = (sums[:, 1] if noise_strength.numel() > 1 else sums[:, 1].sum()).to(x.dtype)
+            grad_strength = grad_strength.reshape(noise_strength.shape)
     return (grad_x if needs[0] else None, grad_noise, grad_strength, grad_b, grad_style_scale, grad_style_bias, None,
             None, None)
 
 
 def _style_epilogue_backward_setup(ctx, inputs, output):
     grad, x, noise, noise_strength, b, style_scale, _, _, alpha, gain, eps = inputs
+    ctx.mark_non_differentiable(output[3])  # used only where no second derivative is asked for
     ctx.args = (alpha, gain, eps)
     ctx.save_for_backward(grad, x, noise, noise_strength, b, style_scale)
 
 
-def _style_epilogue_backward_backward(ctx, grad_grad_x, grad_grad_style_scale, grad_grad_style_bias):
+def _style_epilogue_backward_backward(ctx, grad_grad_x, grad_grad_style_scale, grad_grad_style_bias, _grad_sums):
     grad, x, noise, noise_strength, b, style_scale = ctx.saved_tensors
     alpha, gain, eps = ctx.args
     # The reference's inputs in order (the style bias does not enter the backward); the absent optional ones stay
@@ -187,4 +198,4 @@ if _extension.REGISTERED:
 
     @torch.library.register_fake("stylegan_ops::style_epilogue_backward")
     def _style_epilogue_backward_fake(grad, x, noise, noise_strength, b, style_scale, mean, rstd, alpha, gain, eps):
-        return _backward_fake(x)
+        return (*_backward_fake(x), x.new_empty((*x.shape[:2], 2), dtype=_statistics_dtype(x)))

@@ -214,6 +214,46 @@ def test_kernel_paths(shape, channels_last, device):
         assert_matches(f, r)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (2, 70, 9, 7), (1, 2, 70, 65)], ids=str)
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("with_noise", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16])
+def test_style_epilogue_backward_sums_grad_x_per_plane(shape, channels_last, with_noise, dtype, device):
+    # The op's fourth output: per plane sum(grad_x) and sum(grad_x * noise), in the accumulation type, the second 0
+    # without noise (planes of one and of two summation chunks, blocks of channels and of planes).
+    n, c, h, w = shape
+    x, noise, strength, b, scale, _ = layer_inputs(shape, device, dtype=dtype, channels_last=channels_last)
+    if not with_noise:
+        noise = strength = None
+    grad = randn(*shape, dtype=dtype, device=device)
+    _, mean, rstd = ops.style_epilogue(x, noise, strength, b, scale, scale, 0.2, 1.4, 1e-8)
+    grad_x, _, _, sums = ops.style_epilogue_backward(grad, x, noise, strength, b, scale, mean, rstd, 0.2, 1.4, 1e-8)
+    assert sums.shape == (n, c, 2) and sums.dtype == mean.dtype
+    exact = grad_x.double()
+    weighted = exact * noise.double() if with_noise else torch.zeros_like(exact)
+    expected = torch.stack([exact.sum((2, 3)), weighted.sum((2, 3))], dim=2)
+    # What is summed (the kernel's grad_x before rounding to the dtype of x) differs from grad_x by its rounding.
+    scale_of_terms = exact.abs().sum((2, 3)).max().item() * (1 + (noise.abs().max().item() if with_noise else 0))
+    atol = {torch.float64: 1e-12, torch.float32: 1e-5, torch.float16: 2e-3}[dtype] * scale_of_terms
+    torch.testing.assert_close(sums.double(), expected, rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("strength_shape", [[], [5]], ids=["scalar", "per-channel"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_style_epilogue_gradients_with_and_without_a_graph_agree(strength_shape, channels_last, device):
+    # Without create_graph the gradients of b and noise_strength come from the kernel's per-plane sums; with it, from
+    # differentiable sums of grad_x. Both match the reference.
+    x, noise, _, b, scale, bias = layer_inputs((3, 5, 6, 7), device, requires_grad=True, channels_last=channels_last)
+    strength = randn(*strength_shape, dtype=torch.float64, device=device, requires_grad=True)
+    inputs = [x, noise, strength, b, scale, bias]
+    dy = randn(3, 5, 6, 7, dtype=torch.float64, device=device)
+    expected = torch.autograd.grad(style_epilogue(*inputs, impl="ref"), inputs, dy)
+    for create_graph in (False, True):
+        got = torch.autograd.grad(style_epilogue(*inputs, impl="fused"), inputs, dy, create_graph=create_graph)
+        for g, e in zip(got, expected):
+            assert_matches(g, e)
+
+
 @pytest.mark.parametrize("op", ["adain", "style_epilogue"])
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_constant_planes_give_the_bias_and_finite_gradients(op, channels_last, device):

@@ -10,7 +10,10 @@
 //   grad_style_scale = sum(dy * that),  grad_style_bias = sum(dy)
 //   dt = rstd * style_scale * (dy - grad_style_bias / HW - that * grad_style_scale / HW)
 //   grad_x = dt (adain), or dt * gain * (s > 0 ? 1 : alpha) with s = x + noise_strength * noise + b (style_epilogue)
-// The gradients of noise, noise_strength and b follow from grad_x by sums, outside the kernels.
+// The gradients of noise, noise_strength and b follow from grad_x by sums. style_epilogue's backward also returns
+// two of them per plane, sum(grad_x) and sum(grad_x * noise), which summed over the images are the gradients of b
+// and of a per-channel noise_strength: no pass over grad_x for them in the common case (the gradient of the noise
+// itself, a sum over channels, stays outside the kernels).
 #pragma once
 
 #include <stdint.h>
@@ -37,6 +40,8 @@ struct AdainParams {
     void* grad_x;            // backward
     void* grad_style_scale;  // backward, [N, C] in the dtype of x
     void* grad_style_bias;   // backward, [N, C] in the dtype of x
+    void* grad_x_sums;       // backward: per plane sum(grad_x) and sum(grad_x * noise) ([N, C, 2] in the accumulation
+                             // type; the second 0 without noise), or null when not wanted
     int64_t batch, channels, height, width;
     int64_t noise_batch_stride;  // noise planes are contiguous H*W; image n's starts at n * noise_batch_stride
     bool noise_strength_per_channel;
@@ -65,6 +70,14 @@ template <typename S>
 SG_HD S style_pre_op_slope(S x, S noise, S strength, S b, S alpha, S gain) {
     const S s = style_pre_op_input(x, noise, strength, b);
     return (s > S(0)) ? gain : gain * alpha;
+}
+
+// sum(grad_x * w) over a plane (w = 1, or w = noise) without reading grad_x, from sums of the backward's first
+// pass: grad_x = coef * (dy - mean_dy - that * mean_dy_that) * slope, so the sum is
+// coef * (sum(dy * slope * w) - mean_dy * sum(slope * w) - mean_dy_that * sum(that * slope * w)).
+template <typename S>
+SG_HD S grad_x_sum(S coef, S mean_dy, S mean_dy_that, S dy_slope_w, S slope_w, S that_slope_w) {
+    return coef * (dy_slope_w - mean_dy * slope_w - mean_dy_that * that_slope_w);
 }
 
 // Running statistics of a set of values (count, mean, sum of squared deviations), merged with Chan et al.'s

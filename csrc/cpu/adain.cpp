@@ -197,13 +197,28 @@ void forward_planes(const AdainParams& p, const LayerInputs<T>& in) {
     });
 }
 
-// One NCHW plane of the backward: grad_x, and the plane's grad_style_scale and grad_style_bias. that is
-// scratch.
+// (sum of g, sum of g * noise) over a plane of n values of g (grad_x in the accumulation type); without noise the
+// second is 0.
+template <typename T, typename S>
+SG_ALWAYS_INLINE void noise_weighted_sums(const S* __restrict g, const T* __restrict noise, int64_t n, D& sum,
+                                          D& sum_noise) {
+    sum = sum_noise = 0;
+    for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+        S s1, s2;
+        if (noise != nullptr) weighted_sums(g + c0, noise + c0, std::min(kChunk, n - c0), s1, s2);
+        else weighted_sums(g + c0, g + c0, std::min(kChunk, n - c0), s1, s2);
+        sum += D(s1);
+        sum_noise += noise != nullptr ? D(s2) : D(0);
+    }
+}
+
+// One NCHW plane of the backward: grad_x, the plane's grad_style_scale and grad_style_bias, and when sums is not
+// null its sum(grad_x) and sum(grad_x * noise) there. that is scratch.
 template <bool kPre, typename T, typename S>
 SG_ALWAYS_INLINE void backward_plane(const T* __restrict x, const T* __restrict grad, const T* __restrict noise,
                                      S strength, S b, S alpha, S gain, S style_scale, S mean, S rstd, int64_t hw,
                                      S* __restrict that, T* __restrict grad_x, T& grad_style_scale,
-                                     T& grad_style_bias) {
+                                     T& grad_style_bias, S* __restrict sums) {
     plane_values<kPre>(x, noise, strength, b, alpha, gain, hw, that);
     for (int64_t i = 0; i < hw; ++i) that[i] = (that[i] - mean) * rstd;
     D sum_dy, sum_dy_that;
@@ -214,7 +229,15 @@ SG_ALWAYS_INLINE void backward_plane(const T* __restrict x, const T* __restrict 
     for (int64_t i = 0; i < hw; ++i) {
         const S nz = (kPre && noise != nullptr) ? S(noise[i]) : S(0);
         const S slope = kPre ? style_pre_op_slope(S(x[i]), nz, strength, b, alpha, gain) : S(1);
-        grad_x[i] = T(coef * (S(grad[i]) - mean_dy - that[i] * mean_dy_that) * slope);
+        const S dx = coef * (S(grad[i]) - mean_dy - that[i] * mean_dy_that) * slope;
+        grad_x[i] = T(dx);
+        that[i] = dx;  // kept for the sums
+    }
+    if (sums != nullptr) {
+        D sum_dx, sum_dx_noise;
+        noise_weighted_sums(that, noise, hw, sum_dx, sum_dx_noise);
+        sums[0] = S(sum_dx);
+        sums[1] = S(sum_dx_noise);
     }
 }
 
@@ -231,12 +254,14 @@ SG_CPU_MULTIVERSION void backward_plane_range(const AdainParams& p, const LayerI
     T* grad_x = static_cast<T*>(p.grad_x);
     T* grad_style_scale = static_cast<T*>(p.grad_style_scale);
     T* grad_style_bias = static_cast<T*>(p.grad_style_bias);
+    S* sums = static_cast<S*>(p.grad_x_sums);
     const int64_t C = p.channels, HW = p.height * p.width;
     for (int64_t plane = begin; plane < end; ++plane) {
         const int64_t n = plane / C, c = plane % C;
         backward_plane<kPre>(in.x + plane * HW, grad + plane * HW, in.noise_plane(n), in.strength[c], in.b[c],
                              in.alpha, in.gain, S(style_scale[plane]), mean[plane], rstd[plane], HW, scratch.data(),
-                             grad_x + plane * HW, grad_style_scale[plane], grad_style_bias[plane]);
+                             grad_x + plane * HW, grad_style_scale[plane], grad_style_bias[plane],
+                             sums != nullptr ? sums + 2 * plane : nullptr);
     }
 }
 
@@ -261,6 +286,23 @@ void for_each_channel_block(const AdainParams& p, F&& body) {
     });
 }
 
+// Per-channel sums over the pixels of a channels_last task: pixel(q, s1, s2) adds pixel q's terms of the nc channels
+// to s1[k] and s2[k], in the accumulation type within chunks of kChunk pixels and in float64 across them (out1,
+// out2).
+template <typename S, typename F>
+SG_ALWAYS_INLINE void channel_sums(int64_t hw, int64_t nc, D* __restrict out1, D* __restrict out2, F&& pixel) {
+    S s1[kChannelBlock], s2[kChannelBlock];
+    for (int64_t q0 = 0; q0 < hw; q0 += kChunk) {
+        std::fill(s1, s1 + nc, S(0));
+        std::fill(s2, s2 + nc, S(0));
+        for (int64_t q = q0; q < std::min(hw, q0 + kChunk); ++q) pixel(q, s1, s2);
+        for (int64_t k = 0; k < nc; ++k) {
+            out1[k] += D(s1[k]);
+            out2[k] += D(s2[k]);
+        }
+    }
+}
+
 // One channels_last task: image n, channels c0 .. c0 + nc.
 template <typename T, bool kPre>
 SG_CPU_MULTIVERSION void forward_channel_block(const AdainParams& p, const LayerInputs<T>& in, int64_t n,
@@ -272,8 +314,7 @@ SG_CPU_MULTIVERSION void forward_channel_block(const AdainParams& p, const Layer
     S* mean_out = static_cast<S*>(p.mean);
     S* rstd_out = static_cast<S*>(p.rstd);
     const int64_t C = p.channels, HW = p.height * p.width;
-    S shift[kChannelBlock], s1[kChannelBlock], s2[kChannelBlock], offset[kChannelBlock], a[kChannelBlock],
-        style_b[kChannelBlock];
+    S shift[kChannelBlock], offset[kChannelBlock], a[kChannelBlock], style_b[kChannelBlock];
     D sum[kChannelBlock] = {}, sum_sq[kChannelBlock] = {};
     const S* __restrict strength = in.strength.data() + c0;
     const S* __restrict b = in.b.data() + c0;
@@ -283,23 +324,15 @@ SG_CPU_MULTIVERSION void forward_channel_block(const AdainParams& p, const Layer
         return kPre ? style_pre_op(S(xq[k]), nz, strength[k], b[k], alpha, gain) : S(xq[k]);
     };
     for (int64_t k = 0; k < nc; ++k) shift[k] = t_at(xn, in.noise_at(n, 0), k);
-    for (int64_t q0 = 0; q0 < HW; q0 += kChunk) {
-        std::fill(s1, s1 + nc, S(0));
-        std::fill(s2, s2 + nc, S(0));
-        for (int64_t q = q0; q < std::min(HW, q0 + kChunk); ++q) {
-            const S nz = kPre ? in.noise_at(n, q) : S(0);
-            const T* xq = xn + q * C;
-            for (int64_t k = 0; k < nc; ++k) {
-                const S d = t_at(xq, nz, k) - shift[k];
-                s1[k] += d;
-                s2[k] += d * d;
-            }
-        }
+    channel_sums<S>(HW, nc, sum, sum_sq, [&](int64_t q, S* __restrict s1, S* __restrict s2) SG_INLINE_LAMBDA {
+        const S nz = kPre ? in.noise_at(n, q) : S(0);
+        const T* xq = xn + q * C;
         for (int64_t k = 0; k < nc; ++k) {
-            sum[k] += D(s1[k]);
-            sum_sq[k] += D(s2[k]);
+            const S d = t_at(xq, nz, k) - shift[k];
+            s1[k] += d;
+            s2[k] += d * d;
         }
-    }
+    });
     for (int64_t k = 0; k < nc; ++k) {
         const int64_t plane = n * C + c0 + k;
         const MeanVar<D> mv = MeanVar<D>::from_shifted_sums(D(HW), D(shift[k]), sum[k], sum_sq[k]);
@@ -338,8 +371,7 @@ SG_CPU_MULTIVERSION void backward_channel_block(const AdainParams& p, const Laye
     T* grad_style_scale = static_cast<T*>(p.grad_style_scale);
     T* grad_style_bias = static_cast<T*>(p.grad_style_bias);
     const int64_t C = p.channels, HW = p.height * p.width;
-    S s1[kChannelBlock], s2[kChannelBlock], coef[kChannelBlock], mean_dy[kChannelBlock],
-        mean_dy_that[kChannelBlock];
+    S coef[kChannelBlock], mean_dy[kChannelBlock], mean_dy_that[kChannelBlock];
     D sum_dy[kChannelBlock] = {}, sum_dy_that[kChannelBlock] = {};
     const S* __restrict strength = in.strength.data() + c0;
     const S* __restrict b = in.b.data() + c0;
@@ -352,24 +384,16 @@ SG_CPU_MULTIVERSION void backward_channel_block(const AdainParams& p, const Laye
         const S t = kPre ? style_pre_op(S(xq[k]), nz, strength[k], b[k], alpha, gain) : S(xq[k]);
         return (t - mean[k]) * rstd[k];
     };
-    for (int64_t q0 = 0; q0 < HW; q0 += kChunk) {
-        std::fill(s1, s1 + nc, S(0));
-        std::fill(s2, s2 + nc, S(0));
-        for (int64_t q = q0; q < std::min(HW, q0 + kChunk); ++q) {
-            const S nz = kPre ? in.noise_at(n, q) : S(0);
-            const T* xq = xn + q * C;
-            const T* gq = gn + q * C;
-            for (int64_t k = 0; k < nc; ++k) {
-                const S g = S(gq[k]);
-                s1[k] += g;
-                s2[k] += g * that_at(xq, nz, k);
-            }
-        }
+    channel_sums<S>(HW, nc, sum_dy, sum_dy_that, [&](int64_t q, S* __restrict s1, S* __restrict s2) SG_INLINE_LAMBDA {
+        const S nz = kPre ? in.noise_at(n, q) : S(0);
+        const T* xq = xn + q * C;
+        const T* gq = gn + q * C;
         for (int64_t k = 0; k < nc; ++k) {
-            sum_dy[k] += D(s1[k]);
-            sum_dy_that[k] += D(s2[k]);
+            const S g = S(gq[k]);
+            s1[k] += g;
+            s2[k] += g * that_at(xq, nz, k);
         }
-    }
+    });
     for (int64_t k = 0; k < nc; ++k) {
         const int64_t plane = n * C + c0 + k;
         grad_style_scale[plane] = T(sum_dy_that[k]);
@@ -378,16 +402,28 @@ SG_CPU_MULTIVERSION void backward_channel_block(const AdainParams& p, const Laye
         mean_dy[k] = S(sum_dy[k] / D(HW));
         mean_dy_that[k] = S(sum_dy_that[k] / D(HW));
     }
+    // grad_x, and when wanted its per-plane sums alone and weighted by the noise.
+    S* sums = static_cast<S*>(p.grad_x_sums);
+    D sum_dx[kChannelBlock] = {}, sum_dx_noise[kChannelBlock] = {};
     T* dxn = grad_x + n * HW * C + c0;
-    for (int64_t q = 0; q < HW; ++q) {
+    channel_sums<S>(HW, nc, sum_dx, sum_dx_noise, [&](int64_t q, S* __restrict s1, S* __restrict s2) SG_INLINE_LAMBDA {
         const S nz = kPre ? in.noise_at(n, q) : S(0);
         const T* xq = xn + q * C;
         const T* gq = gn + q * C;
         T* __restrict dxq = dxn + q * C;
         for (int64_t k = 0; k < nc; ++k) {
-            const S slope =
-                kPre ? style_pre_op_slope(S(xq[k]), nz, strength[k], b[k], alpha, gain) : S(1);
-            dxq[k] = T(coef[k] * (S(gq[k]) - mean_dy[k] - that_at(xq, nz, k) * mean_dy_that[k]) * slope);
+            const S slope = kPre ? style_pre_op_slope(S(xq[k]), nz, strength[k], b[k], alpha, gain) : S(1);
+            const S dx = coef[k] * (S(gq[k]) - mean_dy[k] - that_at(xq, nz, k) * mean_dy_that[k]) * slope;
+            dxq[k] = T(dx);
+            s1[k] += dx;
+            s2[k] += dx * nz;
+        }
+    });
+    if (sums != nullptr) {
+        for (int64_t k = 0; k < nc; ++k) {
+            const int64_t plane = n * C + c0 + k;
+            sums[2 * plane] = S(sum_dx[k]);
+            sums[2 * plane + 1] = S(sum_dx_noise[k]);
         }
     }
 }

@@ -76,9 +76,19 @@ SG_ALWAYS_INLINE void shifted_sums(const S* __restrict v, int64_t n, S shift, S&
     sum_sq = r2;
 }
 
-// The sums of g[i] and g[i] * w[i] over i < n, g converted to S.
-template <typename T, typename S>
-SG_ALWAYS_INLINE void weighted_sums(const T* __restrict g, const S* __restrict w, int64_t n, S& sum,
+// n values of v from i on into a vector of S (converted where v holds another type).
+template <typename V, typename S, typename T>
+SG_ALWAYS_INLINE void load_lanes(V& out, const T* __restrict v) {
+    if constexpr (std::is_same_v<S, T>) {
+        std::memcpy(&out, v, sizeof(out));
+    } else {
+        for (int j = 0; j < kSumLanes / 2; ++j) out[j] = S(v[j]);
+    }
+}
+
+// The sums of g[i] and g[i] * w[i] over i < n, g and w converted to S.
+template <typename S, typename G, typename W>
+SG_ALWAYS_INLINE void weighted_sums(const G* __restrict g, const W* __restrict w, int64_t n, S& sum,
                                     S& sum_weighted) {
     S r1 = 0, r2 = 0;
     int64_t i = 0;
@@ -88,17 +98,10 @@ SG_ALWAYS_INLINE void weighted_sums(const T* __restrict g, const S* __restrict w
     V a0 = {}, a1 = {}, b0 = {}, b1 = {};
     for (; i + kSumLanes <= n; i += kSumLanes) {
         V g0, g1, w0, w1;
-        if constexpr (std::is_same_v<S, T>) {
-            std::memcpy(&g0, g + i, sizeof(g0));
-            std::memcpy(&g1, g + i + kHalf, sizeof(g1));
-        } else {
-            for (int j = 0; j < kHalf; ++j) {
-                g0[j] = S(g[i + j]);
-                g1[j] = S(g[i + kHalf + j]);
-            }
-        }
-        std::memcpy(&w0, w + i, sizeof(w0));
-        std::memcpy(&w1, w + i + kHalf, sizeof(w1));
+        load_lanes<V, S>(g0, g + i);
+        load_lanes<V, S>(g1, g + i + kHalf);
+        load_lanes<V, S>(w0, w + i);
+        load_lanes<V, S>(w1, w + i + kHalf);
         a0 += g0;
         a1 += g1;
         b0 += g0 * w0;
@@ -110,7 +113,7 @@ SG_ALWAYS_INLINE void weighted_sums(const T* __restrict g, const S* __restrict w
     for (; i < n; ++i) {
         const S gi = S(g[i]);
         r1 += gi;
-        r2 += gi * w[i];
+        r2 += gi * S(w[i]);
     }
     sum = r1;
     sum_weighted = r2;

@@ -17,8 +17,10 @@
 // runs at that speed from every clone (adain's backward sums at 16x512x8x8: 4x slower).
 #if defined(__GNUC__)
 #define SG_ALWAYS_INLINE inline __attribute__((always_inline))
+#define SG_INLINE_LAMBDA __attribute__((always_inline))  // the same for a lambda: [&](int i) SG_INLINE_LAMBDA { ... }
 #else
 #define SG_ALWAYS_INLINE inline
+#define SG_INLINE_LAMBDA
 #endif
 
 // Before a loop whose iterations do not depend on each other through memory (say, rows of one buffer that never

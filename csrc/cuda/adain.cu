@@ -6,7 +6,8 @@
 //    J = the plane size rounded up to a power of two, at least 32); large planes span several items (chunks). Each
 //    thread accumulates its pixels, the J lanes of a plane merge in a fixed tree, and one partial state per
 //    (plane, chunk) goes to the workspace. Forward: mean and variance of t - t0 (t0 the plane's first value) as
-//    MeanVar; backward: the sums of dy and dy * that.
+//    MeanVar; backward: the sums of dy and dy * that (and, for style_epilogue, those that give the per-plane sums
+//    of grad_x in closed form: see GradSums).
 // 2. finalize: a thread per plane merges its partials in chunk order and writes the per-plane results.
 // 3. apply: a grid-stride loop over memory in order, 16 bytes at a time where the layout allows, writes y (or dx).
 //
@@ -28,11 +29,23 @@ constexpr int kThreads = 256;
 constexpr int kPerThread = 16;  // pixels per thread in a block item
 constexpr int kChannelLanes = 32;
 
-// The backward's partial state: sums of dy and dy * that.
+// The backward's partial state: sums of dy and dy * that, and for the per-plane sums of grad_x (grad_x_sum) the
+// sums of dy * slope, slope and that * slope, alone ([0]) and times the noise ([1]).
 template <typename S>
 struct GradSums {
     S dy, dy_that;
-    __device__ GradSums merge(const GradSums& o) const { return GradSums{dy + o.dy, dy_that + o.dy_that}; }
+    S dy_slope[2], slope[2], that_slope[2];
+    __device__ GradSums merge(const GradSums& o) const {
+        GradSums r;
+        r.dy = dy + o.dy;
+        r.dy_that = dy_that + o.dy_that;
+        for (int w = 0; w < 2; ++w) {
+            r.dy_slope[w] = dy_slope[w] + o.dy_slope[w];
+            r.slope[w] = slope[w] + o.slope[w];
+            r.that_slope[w] = that_slope[w] + o.that_slope[w];
+        }
+        return r;
+    }
 };
 
 struct Tiling {
@@ -101,11 +114,18 @@ struct PlaneView {
 
     static __device__ int64_t ceil_div_device(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+    __device__ S noise_at(int64_t pixel) const { return noise != nullptr ? to_acc(noise[pixel]) : S(0); }
+
     // t at `pixel`, from x value xv.
     __device__ S value(const AdainParams& p, S xv, int64_t pixel) const {
         if (!p.pre_op) return xv;
-        const S nz = noise != nullptr ? to_acc(noise[pixel]) : S(0);
-        return style_pre_op(xv, nz, strength, b, S(p.alpha), S(p.gain));
+        return style_pre_op(xv, noise_at(pixel), strength, b, S(p.alpha), S(p.gain));
+    }
+
+    // dt/dx at `pixel`, from x value xv.
+    __device__ S slope(const AdainParams& p, S xv, int64_t pixel) const {
+        if (!p.pre_op) return S(1);
+        return style_pre_op_slope(xv, noise_at(pixel), strength, b, S(p.alpha), S(p.gain));
     }
 };
 
@@ -177,18 +197,30 @@ __global__ void __launch_bounds__(kThreads) partials_kernel(AdainParams p, Tilin
             }
             state = MeanVar<S>::from_shifted_sums(count, S(0), sum, sum_sq);
         } else {
-            state = GradSums<S>{S(0), S(0)};
+            state = GradSums<S>{S(0), S(0), {S(0), S(0)}, {S(0), S(0)}, {S(0), S(0)}};
             if (view.plane >= 0) {
                 const S mean = static_cast<const S*>(p.mean)[view.plane];
                 const S rstd = static_cast<const S*>(p.rstd)[view.plane];
+                const bool with_sums = p.grad_x_sums != nullptr;
                 for (int k = 0; k < kPerThread; ++k) {
                     const int64_t pixel = chunk * t.chunk + me.pixel + int64_t(k) * t.lanes;
                     if (pixel >= hw) break;
                     const int64_t offset = view.base + pixel * view.stride;
-                    const S that = (view.value(p, to_acc(x[offset]), pixel) - mean) * rstd;
+                    const S xv = to_acc(x[offset]);
+                    const S that = (view.value(p, xv, pixel) - mean) * rstd;
                     const S dy = to_acc(grad[offset]);
                     state.dy += dy;
                     state.dy_that += dy * that;
+                    if (with_sums) {
+                        const S slope = view.slope(p, xv, pixel);
+                        const S nz = view.noise_at(pixel);
+                        state.dy_slope[0] += dy * slope;
+                        state.slope[0] += slope;
+                        state.that_slope[0] += that * slope;
+                        state.dy_slope[1] += dy * slope * nz;
+                        state.slope[1] += slope * nz;
+                        state.that_slope[1] += that * slope * nz;
+                    }
                 }
             }
         }
@@ -221,11 +253,19 @@ __global__ void __launch_bounds__(kThreads) finalize_kernel(AdainParams p, Tilin
             GradSums<S> sums = partials[0];
             for (int64_t k = 1; k < t.chunks; ++k) sums = sums.merge(partials[k]);
             const S hw = S(p.height * p.width);
+            const S mean_dy = sums.dy / hw, mean_dy_that = sums.dy_that / hw;
+            const S coef = static_cast<const S*>(p.rstd)[plane] * to_acc(style_scale[plane]);
             static_cast<T*>(p.grad_style_scale)[plane] = from_acc<T>(sums.dy_that);
             static_cast<T*>(p.grad_style_bias)[plane] = from_acc<T>(sums.dy);
-            static_cast<S*>(ws.first)[plane] = sums.dy / hw;
-            static_cast<S*>(ws.second)[plane] = sums.dy_that / hw;
-            static_cast<S*>(ws.third)[plane] = static_cast<const S*>(p.rstd)[plane] * to_acc(style_scale[plane]);
+            static_cast<S*>(ws.first)[plane] = mean_dy;
+            static_cast<S*>(ws.second)[plane] = mean_dy_that;
+            static_cast<S*>(ws.third)[plane] = coef;
+            if (p.grad_x_sums != nullptr) {
+                for (int w = 0; w < 2; ++w) {
+                    static_cast<S*>(p.grad_x_sums)[2 * plane + w] = grad_x_sum(
+                        coef, mean_dy, mean_dy_that, sums.dy_slope[w], sums.slope[w], sums.that_slope[w]);
+                }
+            }
         }
     }
 }
