@@ -15,6 +15,7 @@ import torch
 from stylegan_ops import unavailable_reason
 
 from ..checks import UserError, check_fits_dataset, check_outdir, os_error_text, pick_device
+from ..cpu_memory import keep_freed_memory
 from ..data import Dataset, open_dataset
 from ..downloads import local_path
 from ..network_io import load_nvidia_pickle
@@ -151,6 +152,8 @@ def _run(given: dict, group: ProcessGroup, device: torch.device) -> Optional[Pat
         return None
     if o.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ValueError(f"--precision bf16: {torch.cuda.get_device_name(device)} does not support bfloat16")
+    if device.type == "cpu":
+        keep_freed_memory()  # every step reuses its memory instead of faulting fresh pages in
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = o.tf32
