@@ -92,16 +92,17 @@ SG_ALWAYS_INLINE MeanVar<D> plane_statistics(const S* __restrict v, int64_t n) {
     return MeanVar<D>::from_shifted_sums(D(n), D(shift), sum, sum_sq);
 }
 
-// (sum of dy, sum of dy * that) over a plane of n values.
-template <typename T, typename S>
-SG_ALWAYS_INLINE void gradient_sums(const T* __restrict dy, const S* __restrict that, int64_t n, D& sum_dy,
-                                    D& sum_dy_that) {
-    sum_dy = sum_dy_that = 0;
+// (sum of g, sum of g * w) over a plane of n values, g and w converted to the accumulation type S: in S within
+// chunks of kChunk values, in float64 across them.
+template <typename S, typename G, typename W>
+SG_ALWAYS_INLINE void plane_weighted_sums(const G* __restrict g, const W* __restrict w, int64_t n, D& sum,
+                                          D& sum_weighted) {
+    sum = sum_weighted = 0;
     for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
         S s1, s2;
-        weighted_sums(dy + c0, that + c0, std::min(kChunk, n - c0), s1, s2);
-        sum_dy += D(s1);
-        sum_dy_that += D(s2);
+        weighted_sums(g + c0, w + c0, std::min(kChunk, n - c0), s1, s2);
+        sum += D(s1);
+        sum_weighted += D(s2);
     }
 }
 
@@ -197,21 +198,6 @@ void forward_planes(const AdainParams& p, const LayerInputs<T>& in) {
     });
 }
 
-// (sum of g, sum of g * noise) over a plane of n values of g (grad_x in the accumulation type); without noise the
-// second is 0.
-template <typename T, typename S>
-SG_ALWAYS_INLINE void noise_weighted_sums(const S* __restrict g, const T* __restrict noise, int64_t n, D& sum,
-                                          D& sum_noise) {
-    sum = sum_noise = 0;
-    for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
-        S s1, s2;
-        if (noise != nullptr) weighted_sums(g + c0, noise + c0, std::min(kChunk, n - c0), s1, s2);
-        else weighted_sums(g + c0, g + c0, std::min(kChunk, n - c0), s1, s2);
-        sum += D(s1);
-        sum_noise += noise != nullptr ? D(s2) : D(0);
-    }
-}
-
 // One NCHW plane of the backward: grad_x, the plane's grad_style_scale and grad_style_bias, and when sums is not
 // null its sum(grad_x) and sum(grad_x * noise) there. that is scratch.
 template <bool kPre, typename T, typename S>
@@ -222,7 +208,7 @@ SG_ALWAYS_INLINE void backward_plane(const T* __restrict x, const T* __restrict 
     plane_values<kPre>(x, noise, strength, b, alpha, gain, hw, that);
     for (int64_t i = 0; i < hw; ++i) that[i] = (that[i] - mean) * rstd;
     D sum_dy, sum_dy_that;
-    gradient_sums(grad, that, hw, sum_dy, sum_dy_that);
+    plane_weighted_sums<S>(grad, that, hw, sum_dy, sum_dy_that);
     grad_style_scale = T(sum_dy_that);
     grad_style_bias = T(sum_dy);
     const S coef = rstd * style_scale, mean_dy = S(sum_dy / D(hw)), mean_dy_that = S(sum_dy_that / D(hw));
@@ -234,10 +220,11 @@ SG_ALWAYS_INLINE void backward_plane(const T* __restrict x, const T* __restrict 
         that[i] = dx;  // kept for the sums
     }
     if (sums != nullptr) {
-        D sum_dx, sum_dx_noise;
-        noise_weighted_sums(that, noise, hw, sum_dx, sum_dx_noise);
+        D sum_dx, weighted;
+        if (noise != nullptr) plane_weighted_sums<S>(that, noise, hw, sum_dx, weighted);
+        else plane_weighted_sums<S>(that, that, hw, sum_dx, weighted);  // only the first sum is wanted
         sums[0] = S(sum_dx);
-        sums[1] = S(sum_dx_noise);
+        sums[1] = noise != nullptr ? S(weighted) : S(0);
     }
 }
 
