@@ -1,5 +1,5 @@
 """conv3x3, fused (Winograd F(4x4, 3x3) on the CPU, cuDNN on CUDA) vs reference (torch's conv2d): forward and
-forward + backward at the default training run's sizes (batch 32, 64 channels) and at a wider layer."""
+forward + backward at the sizes of the default 32x32 run's layers (64 channels; batch 32) and at a wider layer."""
 
 import pytest
 import torch

@@ -433,7 +433,7 @@ def test_dry_run_prints_the_resolved_configuration(tmp_path):
     result = subprocess.run([sys.executable, "-m", "stylegan.train", "--dry-run", "--outdir", str(tmp_path)],
                             capture_output=True, text=True, check=True)
     config = json.loads(result.stdout)
-    assert config["resolution"] == 32 and config["batch"] == 32 and config["kimg"] > 0
+    assert config["resolution"] == 32 and config["batch"] == 16 and config["kimg"] > 0
     assert not list(tmp_path.iterdir())  # nothing written
 
 

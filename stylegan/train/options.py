@@ -46,7 +46,7 @@ class TrainingOptions:
     outdir: str = _opt("runs", "runs are written to OUTDIR/<number>-<description>/", "run", metavar="DIR")
     desc: Optional[str] = _opt(None, "text appended to the run directory's name", "run")
     kimg: Optional[float] = _opt(None, "train until this many thousand real images have been shown (auto: 25000; "
-                                       "36 for the built-in dataset: about 12 minutes on a 2-core CPU)", "run")
+                                       "32 for the built-in dataset: about 14 minutes on a 2-core CPU)", "run")
     tick: Optional[float] = _opt(None, "thousands of images per tick: progress line, sample grid, statistics",
                                  "run")
     snap: Optional[int] = _opt(None, "write a snapshot every SNAP ticks (and at the end)", "run")
@@ -131,7 +131,7 @@ class TrainingOptions:
     ada_interval: int = _opt(4, "ADA adjusts p every N steps", "augmentation", metavar="N")
     # Optimization
     batch: Optional[int] = _opt(None, "total batch size over all processes (auto: NVIDIA's rule from the "
-                                      "resolution, 32 for the built-in dataset)", "optimization")
+                                      "resolution, 16 for the built-in dataset)", "optimization")
     batch_gpu: Optional[int] = _opt(None, "images per process per forward pass; the batch is accumulated in "
                                           "rounds (auto: batch / processes)", "optimization")
     glr: Optional[float] = _opt(None, "G learning rate (auto: 0.0025, 0.002 from 1024 px)", "optimization")
@@ -221,7 +221,7 @@ def resolve_options(opts: TrainingOptions, resolution: int, builtin: bool, world
         if getattr(o, name) is not None and getattr(o, name) < 1:
             raise ValueError(f"{flag(name)} must be > 0, got {getattr(o, name)}")
     if o.batch is None:
-        o.batch = 32 if builtin else max(min(world_size * min(4096 // resolution, 32), 64), world_size)
+        o.batch = 16 if builtin else max(min(world_size * min(4096 // resolution, 32), 64), world_size)
     if o.batch % world_size:
         raise ValueError(f"--batch {o.batch} must be a multiple of the number of processes ({world_size})")
     if o.batch_gpu is None:
@@ -254,7 +254,7 @@ def resolve_options(opts: TrainingOptions, resolution: int, builtin: bool, world
         gamma=lambda: 0.0 if o.loss == "wgangp" else 0.0002 * resolution ** 2 / o.batch,
         pl_weight=lambda: 0.0 if o.arch == "stylegan" or alias_free else 2.0,
         ema_kimg=lambda: o.batch * 10 / 32,
-        kimg=lambda: 36 if builtin else 25000,
+        kimg=lambda: 32 if builtin else 25000,
         tick=lambda: 2 if builtin else 4,
         snap=lambda: 10 if builtin else 50,
         growing=lambda: o.arch == "stylegan",
