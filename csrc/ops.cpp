@@ -1,5 +1,6 @@
 // The one place where the stylegan_ops schemas are declared: forward and backward ops alike. Kernels are
-// registered per device in csrc/cpu and csrc/cuda; autograd and fake (meta) kernels in Python (stylegan_ops/).
+// registered per device in csrc/cpu and csrc/cuda; fake (meta) kernels in Python (stylegan_ops/), and autograd there
+// too except for the layer epilogues (noise_bias_act, adain, style_epilogue: csrc/autograd.cpp).
 #include <torch/library.h>
 
 TORCH_LIBRARY(stylegan_ops, m) {

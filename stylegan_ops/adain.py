@@ -10,7 +10,7 @@ from . import _extension, reference
 from ._checks import check_float, check_same_device, check_tensor
 from ._deprecation import renamed_keywords
 from ._double_backward import vjp_of_backward
-from ._layer_inputs import check_layer_inputs, layer_input_grads
+from ._layer_inputs import check_layer_inputs
 from ._layout import output_memory_format
 
 _ops = torch.ops.stylegan_ops
@@ -71,20 +71,6 @@ def style_epilogue(x: torch.Tensor, noise: Optional[torch.Tensor], noise_strengt
     return reference.style_epilogue(x, noise, noise_strength, b, style_scale, style_bias, alpha, gain, eps)
 
 
-def _adain_setup(ctx, inputs, output):
-    x, style_scale, _, eps = inputs
-    _, mean, rstd = output
-    ctx.mark_non_differentiable(mean, rstd)
-    ctx.eps = eps
-    ctx.save_for_backward(x, style_scale, mean, rstd)
-
-
-def _adain_backward(ctx, grad, _grad_mean, _grad_rstd):
-    x, style_scale, mean, rstd = ctx.saved_tensors
-    grad_x, grad_style_scale, grad_style_bias = _ops.adain_backward(grad, x, style_scale, mean, rstd, ctx.eps)
-    return grad_x, grad_style_scale, grad_style_bias, None
-
-
 def _adain_backward_setup(ctx, inputs, output):
     grad, x, style_scale, _, _, eps = inputs
     ctx.eps = eps
@@ -99,34 +85,6 @@ def _adain_backward_backward(ctx, grad_grad_x, grad_grad_style_scale, grad_grad_
                                                       [0, 1, 2], grad,
                                                       [grad_grad_x, grad_grad_style_scale, grad_grad_style_bias])
     return d_grad, d_x, d_style_scale, None, None, None
-
-
-def _style_epilogue_setup(ctx, inputs, output):
-    x, noise, noise_strength, b, style_scale, _, alpha, gain, eps = inputs
-    _, mean, rstd = output
-    ctx.mark_non_differentiable(mean, rstd)
-    ctx.args = (alpha, gain, eps)
-    ctx.save_for_backward(x, noise, noise_strength, b, style_scale, mean, rstd)
-
-
-def _style_epilogue_backward(ctx, grad, _grad_mean, _grad_rstd):
-    x, noise, noise_strength, b, style_scale, mean, rstd = ctx.saved_tensors
-    grad_x, grad_style_scale, grad_style_bias, grad_x_sums = _ops.style_epilogue_backward(
-        grad, x, noise, noise_strength, b, style_scale, mean, rstd, *ctx.args)
-    needs = ctx.needs_input_grad
-    if torch.is_grad_enabled():  # a graph of the gradients for a second derivative: from grad_x, differentiably
-        grad_noise, grad_strength, grad_b = layer_input_grads(grad_x, noise, noise_strength, needs[1], needs[2],
-                                                              needs[3])
-    else:  # b's and noise_strength's from the kernel's per-plane sums (no pass over grad_x)
-        grad_noise, _, _ = layer_input_grads(grad_x, noise, noise_strength, needs[1], False, False)
-        sums = grad_x_sums.sum(0)  # [C, 2]
-        grad_b = sums[:, 0].to(x.dtype) if needs[3] else None
-        grad_strength = None
-        if needs[2]:
-            grad_strength = (sums[:, 1] if noise_strength.numel() > 1 else sums[:, 1].sum()).to(x.dtype)
-            grad_strength = grad_strength.reshape(noise_strength.shape)
-    return (grad_x if needs[0] else None, grad_noise, grad_strength, grad_b, grad_style_scale, grad_style_bias, None,
-            None, None)
 
 
 def _style_epilogue_backward_setup(ctx, inputs, output):
@@ -169,11 +127,10 @@ def _statistics_dtype(x: torch.Tensor) -> torch.dtype:
 
 
 if _extension.REGISTERED:
-    torch.library.register_autograd("stylegan_ops::adain", _adain_backward, setup_context=_adain_setup)
+    # adain's and style_epilogue's own autograd is in C++ (csrc/autograd.cpp); their backward ops' (the second
+    # derivatives) is here.
     torch.library.register_autograd("stylegan_ops::adain_backward", _adain_backward_backward,
                                     setup_context=_adain_backward_setup)
-    torch.library.register_autograd("stylegan_ops::style_epilogue", _style_epilogue_backward,
-                                    setup_context=_style_epilogue_setup)
     torch.library.register_autograd("stylegan_ops::style_epilogue_backward", _style_epilogue_backward_backward,
                                     setup_context=_style_epilogue_backward_setup)
 

@@ -6,10 +6,9 @@ import torch
 
 from . import _extension, reference
 from ._deprecation import renamed_keywords
-from ._layer_inputs import check_layer_inputs, layer_input_grads
+from ._layer_inputs import check_layer_inputs
 from ._layout import output_memory_format
-from .activations import ACTIVATIONS
-from .bias_act import activation_grad, resolve_activation, saved_reference
+from .bias_act import resolve_activation
 
 _ops = torch.ops.stylegan_ops
 
@@ -41,28 +40,7 @@ def noise_bias_act(x: torch.Tensor, noise: Optional[torch.Tensor] = None, noise_
     return reference.noise_bias_act(x, noise, noise_strength, b, act, alpha, gain, clamp)
 
 
-def _setup(ctx, inputs, output):
-    x, noise, noise_strength, b, act, alpha, gain, clamp = inputs
-    ctx.args = (act, alpha, gain, clamp)
-    ctx.save_for_backward(saved_reference(act, clamp, x, output), noise, noise_strength, b)
-
-
-def _backward(ctx, grad):
-    act, alpha, gain, clamp = ctx.args
-    ref, noise, noise_strength, b = ctx.saved_tensors
-    if not ACTIVATIONS[act].grad_from_output and noise is not None:
-        # The smooth activations differentiate at s = x + noise_strength * noise (+ b, which the op adds). Rebuilt
-        # here in x's dtype, so in float16/bfloat16 it carries one rounding the forward's float32 s did not.
-        ref = ref + noise * reference.per_channel(noise_strength)
-    grad_s = activation_grad(grad, ref, b, 1, act, alpha, gain, clamp)
-    needs = ctx.needs_input_grad
-    grad_noise, grad_strength, grad_b = layer_input_grads(grad_s, noise, noise_strength, needs[1], needs[2], needs[3])
-    return grad_s if needs[0] else None, grad_noise, grad_strength, grad_b, None, None, None, None
-
-
-if _extension.REGISTERED:
-    torch.library.register_autograd("stylegan_ops::noise_bias_act", _backward, setup_context=_setup)
-
+if _extension.REGISTERED:  # its autograd is in C++ (csrc/autograd.cpp)
     @torch.library.register_fake("stylegan_ops::noise_bias_act")
     def _fake(x, noise, noise_strength, b, act, alpha, gain, clamp):
         return torch.empty_like(x, memory_format=output_memory_format(x))

@@ -254,6 +254,22 @@ def test_style_epilogue_gradients_with_and_without_a_graph_agree(strength_shape,
             assert_matches(g, e)
 
 
+@pytest.mark.parametrize("with_noise", [False, True], ids=["no noise", "noise"])
+@pytest.mark.parametrize("with_bias", [False, True], ids=["no b", "b"])
+def test_style_epilogue_gradient_of_each_input_alone(with_noise, with_bias, device):
+    # The autograd (csrc/autograd.cpp) counts only the tensors given as inputs of the graph: with noise or b absent,
+    # each present input's gradient must still be its own.
+    x, noise, strength, b, scale, bias = layer_inputs((2, 3, 4, 5), device)
+    inputs = [x, noise if with_noise else None, strength if with_noise else None, b if with_bias else None, scale, bias]
+    dy = randn(2, 3, 4, 5, dtype=torch.float64, device=device)
+    for i in [i for i, t in enumerate(inputs) if t is not None]:
+        args = list(inputs)
+        args[i] = args[i].clone().requires_grad_(True)
+        (expected,) = torch.autograd.grad(style_epilogue(*args, impl="ref"), args[i], dy)
+        (got,) = torch.autograd.grad(style_epilogue(*args, impl="fused"), args[i], dy)
+        assert_matches(got, expected)
+
+
 @pytest.mark.parametrize("op", ["adain", "style_epilogue"])
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_constant_planes_give_the_bias_and_finite_gradients(op, channels_last, device):

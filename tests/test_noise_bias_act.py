@@ -165,3 +165,20 @@ def test_strength_is_a_deprecated_keyword_for_noise_strength():
     assert_matches(y, noise_bias_act(x, noise, noise_strength=s))
     with pytest.raises(TypeError, match="got both 'strength' .deprecated. and 'noise_strength'"):
         noise_bias_act(x, noise, strength=s, noise_strength=s)
+
+
+@pytest.mark.parametrize("with_noise", [False, True], ids=["no noise", "noise"])
+@pytest.mark.parametrize("with_bias", [False, True], ids=["no b", "b"])
+@pytest.mark.parametrize("act", ["lrelu", "linear", "tanh"])
+def test_gradient_of_each_input_alone(with_noise, with_bias, act, device):
+    # The autograd (csrc/autograd.cpp) counts only the tensors given as inputs of the graph: with noise or b absent,
+    # each present input's gradient must still be its own, whatever the activation keeps for the backward.
+    x, noise, strength, b = layer_inputs((2, 3, 4, 5), device, strength_shape=(3,))
+    inputs = [x, noise if with_noise else None, strength if with_noise else None, b if with_bias else None]
+    dy = randn(2, 3, 4, 5, dtype=torch.float64, device=device)
+    for i in [i for i, t in enumerate(inputs) if t is not None]:
+        args = list(inputs)
+        args[i] = args[i].clone().requires_grad_(True)
+        (expected,) = torch.autograd.grad(noise_bias_act(*args, act=act, impl="ref"), args[i], dy)
+        (got,) = torch.autograd.grad(noise_bias_act(*args, act=act, impl="fused"), args[i], dy)
+        assert_matches(got, expected)

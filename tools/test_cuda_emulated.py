@@ -66,9 +66,9 @@ def build():
     from torch.utils import cpp_extension
 
     csrc = ROOT / "csrc"
-    sources = [str(csrc / "ops.cpp"), str(csrc / "module.cpp"), str(csrc / "cpu" / "conv3x3.cpp"),
-               str(csrc / "cuda" / "register_kernels.cpp"), str(csrc / "cuda" / "emulation" / "device.cpp"),
-               *shim_sources()]
+    sources = [str(csrc / "ops.cpp"), str(csrc / "module.cpp"), str(csrc / "autograd.cpp"),
+               str(csrc / "cpu" / "conv3x3.cpp"), str(csrc / "cuda" / "register_kernels.cpp"),
+               str(csrc / "cuda" / "emulation" / "device.cpp"), *shim_sources()]
     flags = ["-O1", "-g", *SANITIZE, "-ffp-contract=off", "-fno-strict-aliasing", "-Wall", "-Wno-unknown-pragmas",
              "-Wno-unused-parameter", "-Werror", "-DSTYLEGAN_OPS_EMULATED_CUDA=1",
              f'-DSTYLEGAN_OPS_TORCH_VERSION=\\"{torch.__version__}\\"']
