@@ -6,7 +6,7 @@ was the output clamped?) and run the same pipeline backwards with those bits in 
 (`filtered_lrelu_signed`, linear in its input): so gradients of any order are again filtered_lrelu_signed ops."""
 
 import math
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence
 
 import torch
 
