@@ -214,6 +214,28 @@ def test_kernel_paths(shape, channels_last, device):
         assert_matches(f, r)
 
 
+def test_inputs_from_memory():
+    # The CPU kernels' path for inputs of 16 MiB and more (csrc/cpu/prefetch.h): smaller blocks of planes, each one's
+    # inputs fetched while the previous one is written, and 2103 planes, so that the last block is a partial one.
+    dtype, shape = torch.float64, (3, 701, 32, 32)
+    n, c, h, w = shape
+    assert n * c * h * w * dtype.itemsize >= 16 << 20
+
+    def t(*s):
+        return torch.randn(s, dtype=dtype, requires_grad=True)
+
+    inputs = [t(*shape), t(n, 1, h, w), t(c), t(c), t(n, c), t(n, c)]
+    dy = torch.randn(shape, dtype=dtype)
+    results = []
+    for impl in ("fused", "ref"):
+        y = style_epilogue(*inputs, impl=impl)
+        results.append((y,) + torch.autograd.grad(y, inputs, dy))
+        y = adain(inputs[0], inputs[4], inputs[5], impl=impl)
+        results[-1] += (y,) + torch.autograd.grad(y, [inputs[0], inputs[4], inputs[5]], dy)
+    for f, r in zip(*results):
+        assert_matches(f, r)
+
+
 @pytest.mark.parametrize("shape", [(2, 3, 4, 5), (2, 70, 9, 7), (1, 2, 70, 65)], ids=str)
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("with_noise", [False, True])

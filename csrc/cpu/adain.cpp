@@ -18,6 +18,7 @@
 #include "../adain_impl.h"
 #include "lane_sums.h"
 #include "multiversion.h"
+#include "prefetch.h"
 
 namespace stylegan_ops {
 namespace {
@@ -123,10 +124,11 @@ SG_CPU_MULTIVERSION void forward_plane(const T* __restrict x, const T* __restric
 
 // NCHW planes of at most kChunk pixels, `count` (<= kPlaneBlock) of them from plane `first`: first the sums of all
 // of them, then their mean and rstd in one vectorizable loop (so that no plane waits on its own square root), then
-// their outputs. t holds count * HW pre-op values.
+// their outputs, while the next `next_count` planes of x are fetched (0: none). t holds count * HW pre-op values.
 template <bool kPre, typename T>
 SG_CPU_MULTIVERSION void forward_small_planes(const AdainParams& p, const LayerInputs<T>& in,
-                                              PlaneScratch<T>& scratch, int64_t first, int64_t count) {
+                                              PlaneScratch<T>& scratch, int64_t first, int64_t count,
+                                              int64_t next_count) {
     using S = at::opmath_type<T>;
     const int64_t C = p.channels, HW = p.height * p.width;
     const T* style_scale = static_cast<const T*>(p.style_scale) + first;
@@ -159,11 +161,15 @@ SG_CPU_MULTIVERSION void forward_small_planes(const AdainParams& p, const LayerI
         a[k] = rstd * S(style_scale[k]);
     }
     T* y = static_cast<T*>(p.y) + first * HW;
+    const T* next = next_count > 0 ? in.x + (first + count) * HW : nullptr;
     for (int64_t k = 0; k < count; ++k) {
         const S* tk = t + k * HW;
         const S sk = shift[k], offset = s1[k], ak = a[k], bk = S(style_bias[k]);
         T* __restrict yk = y + k * HW;
-        for (int64_t i = 0; i < HW; ++i) yk[i] = T(((tk[i] - sk) - offset) * ak + bk);
+        const T* next_k = k < next_count ? next + k * HW : nullptr;
+        for_stretches(HW, [&](int64_t i0, int64_t i1) SG_INLINE_LAMBDA {
+            for (int64_t i = i0; i < i1; ++i) yk[i] = T(((tk[i] - sk) - offset) * ak + bk);
+        }, next_k);
     }
 }
 
@@ -177,12 +183,17 @@ void forward_planes(const AdainParams& p, const LayerInputs<T>& in) {
     S* rstd_out = static_cast<S*>(p.rstd);
     const int64_t C = p.channels, HW = p.height * p.width, planes = p.batch * C;
     if (HW <= kChunk) {
-        const int64_t blocks = (planes + kPlaneBlock - 1) / kPlaneBlock;
-        at::parallel_for(0, blocks, std::max<int64_t>(1, (1 << 14) / (HW * kPlaneBlock)), [&](int64_t b0, int64_t b1) {
-            PlaneScratch<T> scratch(kPlaneBlock * HW);
+        // From memory, blocks of about kPrefetchBlockValues values, each fetched while the previous one is written.
+        const bool prefetch = planes * HW * int64_t(sizeof(T)) >= kPrefetchMinBytes;
+        const int64_t per_block =
+            prefetch ? std::clamp<int64_t>(kPrefetchBlockValues / HW, 1, kPlaneBlock) : kPlaneBlock;
+        const int64_t blocks = (planes + per_block - 1) / per_block;
+        at::parallel_for(0, blocks, std::max<int64_t>(1, (1 << 14) / (HW * per_block)), [&](int64_t b0, int64_t b1) {
+            PlaneScratch<T> scratch(per_block * HW);
             for (int64_t block = b0; block < b1; ++block) {
-                const int64_t first = block * kPlaneBlock;
-                forward_small_planes<kPre>(p, in, scratch, first, std::min(kPlaneBlock, planes - first));
+                const int64_t first = block * per_block, count = std::min(per_block, planes - first);
+                const int64_t next_count = prefetch && block + 1 < b1 ? std::min(per_block, planes - first - count) : 0;
+                forward_small_planes<kPre>(p, in, scratch, first, count, next_count);
             }
         });
         return;
@@ -199,12 +210,13 @@ void forward_planes(const AdainParams& p, const LayerInputs<T>& in) {
 }
 
 // One NCHW plane of the backward: grad_x, the plane's grad_style_scale and grad_style_bias, and when sums is not
-// null its sum(grad_x) and sum(grad_x * noise) there. that is scratch.
+// null its sum(grad_x) and sum(grad_x * noise) there. that is scratch. While it writes grad_x it asks for the
+// planes next_x and next_grad (of the same size; null: none).
 template <bool kPre, typename T, typename S>
 SG_ALWAYS_INLINE void backward_plane(const T* __restrict x, const T* __restrict grad, const T* __restrict noise,
                                      S strength, S b, S alpha, S gain, S style_scale, S mean, S rstd, int64_t hw,
                                      S* __restrict that, T* __restrict grad_x, T& grad_style_scale,
-                                     T& grad_style_bias, S* __restrict sums) {
+                                     T& grad_style_bias, S* __restrict sums, const T* next_x, const T* next_grad) {
     plane_values<kPre>(x, noise, strength, b, alpha, gain, hw, that);
     for (int64_t i = 0; i < hw; ++i) that[i] = (that[i] - mean) * rstd;
     D sum_dy, sum_dy_that;
@@ -212,13 +224,15 @@ SG_ALWAYS_INLINE void backward_plane(const T* __restrict x, const T* __restrict 
     grad_style_scale = T(sum_dy_that);
     grad_style_bias = T(sum_dy);
     const S coef = rstd * style_scale, mean_dy = S(sum_dy / D(hw)), mean_dy_that = S(sum_dy_that / D(hw));
-    for (int64_t i = 0; i < hw; ++i) {
-        const S nz = (kPre && noise != nullptr) ? S(noise[i]) : S(0);
-        const S slope = kPre ? style_pre_op_slope(S(x[i]), nz, strength, b, alpha, gain) : S(1);
-        const S dx = coef * (S(grad[i]) - mean_dy - that[i] * mean_dy_that) * slope;
-        grad_x[i] = T(dx);
-        that[i] = dx;  // kept for the sums
-    }
+    for_stretches(hw, [&](int64_t i0, int64_t i1) SG_INLINE_LAMBDA {
+        for (int64_t i = i0; i < i1; ++i) {
+            const S nz = (kPre && noise != nullptr) ? S(noise[i]) : S(0);
+            const S slope = kPre ? style_pre_op_slope(S(x[i]), nz, strength, b, alpha, gain) : S(1);
+            const S dx = coef * (S(grad[i]) - mean_dy - that[i] * mean_dy_that) * slope;
+            grad_x[i] = T(dx);
+            that[i] = dx;  // kept for the sums
+        }
+    }, next_x, next_grad);
     if (sums != nullptr) {
         D sum_dx, weighted;
         if (noise != nullptr) plane_weighted_sums<S>(that, noise, hw, sum_dx, weighted);
@@ -243,12 +257,15 @@ SG_CPU_MULTIVERSION void backward_plane_range(const AdainParams& p, const LayerI
     T* grad_style_bias = static_cast<T*>(p.grad_style_bias);
     S* sums = static_cast<S*>(p.grad_x_sums);
     const int64_t C = p.channels, HW = p.height * p.width;
+    const bool prefetch = p.batch * C * HW * int64_t(sizeof(T)) >= kPrefetchMinBytes;
     for (int64_t plane = begin; plane < end; ++plane) {
         const int64_t n = plane / C, c = plane % C;
+        const bool next = prefetch && plane + 1 < end;
         backward_plane<kPre>(in.x + plane * HW, grad + plane * HW, in.noise_plane(n), in.strength[c], in.b[c],
                              in.alpha, in.gain, S(style_scale[plane]), mean[plane], rstd[plane], HW, scratch.data(),
                              grad_x + plane * HW, grad_style_scale[plane], grad_style_bias[plane],
-                             sums != nullptr ? sums + 2 * plane : nullptr);
+                             sums != nullptr ? sums + 2 * plane : nullptr, next ? in.x + (plane + 1) * HW : nullptr,
+                             next ? grad + (plane + 1) * HW : nullptr);
     }
 }
 
