@@ -189,6 +189,20 @@ def test_plane_sizes(hw, device):
     assert_matches(adain(x, scale, bias, impl="fused"), adain(x, scale, bias, impl="ref"))
 
 
+def assert_both_ops_match_the_reference(inputs, dy):
+    """style_epilogue of inputs (x, noise, noise_strength, b, style_scale, style_bias) and adain of (x, style_scale,
+    style_bias): outputs and every input's gradient for the output gradient dy, fused against the reference."""
+    x, scale, bias = inputs[0], inputs[4], inputs[5]
+    results = []
+    for impl in ("fused", "ref"):
+        y = style_epilogue(*inputs, impl=impl)
+        results.append((y,) + torch.autograd.grad(y, inputs, dy))
+        y = adain(x, scale, bias, impl=impl)
+        results[-1] += (y,) + torch.autograd.grad(y, [x, scale, bias], dy)
+    for f, r in zip(*results):
+        assert_matches(f, r)
+
+
 @pytest.mark.parametrize("shape", [(3, 70, 5, 5), (2, 130, 9, 7), (2, 3, 70, 65)], ids=str)
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_kernel_paths(shape, channels_last, device):
@@ -203,15 +217,7 @@ def test_kernel_paths(shape, channels_last, device):
     if channels_last:
         x = x.detach().to(memory_format=torch.channels_last).requires_grad_(True)
     inputs = [x, t(n, 1, h, w), t(c), t(c), t(n, c), t(n, c)]
-    dy = torch.randn(shape, dtype=torch.float64, device=device)
-    results = []
-    for impl in ("fused", "ref"):
-        y = style_epilogue(*inputs, impl=impl)
-        results.append((y,) + torch.autograd.grad(y, inputs, dy))
-        y = adain(x, inputs[4], inputs[5], impl=impl)
-        results[-1] += (y,) + torch.autograd.grad(y, [x, inputs[4], inputs[5]], dy)
-    for f, r in zip(*results):
-        assert_matches(f, r)
+    assert_both_ops_match_the_reference(inputs, torch.randn(shape, dtype=torch.float64, device=device))
 
 
 def test_inputs_from_memory():
@@ -225,15 +231,7 @@ def test_inputs_from_memory():
         return torch.randn(s, dtype=dtype, requires_grad=True)
 
     inputs = [t(*shape), t(n, 1, h, w), t(c), t(c), t(n, c), t(n, c)]
-    dy = torch.randn(shape, dtype=dtype)
-    results = []
-    for impl in ("fused", "ref"):
-        y = style_epilogue(*inputs, impl=impl)
-        results.append((y,) + torch.autograd.grad(y, inputs, dy))
-        y = adain(inputs[0], inputs[4], inputs[5], impl=impl)
-        results[-1] += (y,) + torch.autograd.grad(y, [inputs[0], inputs[4], inputs[5]], dy)
-    for f, r in zip(*results):
-        assert_matches(f, r)
+    assert_both_ops_match_the_reference(inputs, torch.randn(shape, dtype=dtype))
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 4, 5), (2, 70, 9, 7), (1, 2, 70, 65)], ids=str)
