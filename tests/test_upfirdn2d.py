@@ -5,7 +5,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from stylegan_ops import conv2d_resample, downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
-from helpers import assert_matches, randn
+from helpers import assert_matches, assert_within_error_budget, randn
 from op_battery import Call, OpBattery
 
 ops = torch.ops.stylegan_ops
@@ -169,6 +169,24 @@ def test_long_filters(taps, up, down, device):
         pad = (taps // 2, taps // 2, f.shape[0] // 2, f.shape[0] // 2)
         assert_matches(upfirdn2d(x, f, up=up, down=down, padding=pad, impl="fused"),
                        upfirdn2d(x, f, up=up, down=down, padding=pad, impl="ref"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("up,down", [(1, 1), (2, 1), (1, 2), (3, 2)])
+def test_channels_last_over_many_channels(dtype, up, down, device):
+    # 70 channels: whole blocks of the CPU kernel's channel accumulators (32 floats, 16 doubles) and a partial one; a
+    # filter that is not symmetric, flipped or not, so that each tap's weight and place are checked.
+    x = torch.randn(2, 70, 9, 7, device=device).to(dtype=dtype, memory_format=torch.channels_last)
+    f = torch.randn(4, 3, device=device)
+    for flip in (False, True):
+        args = dict(up=up, down=down, padding=(2, 1, 1, 2), flip_filter=flip, gain=1.5)
+        out = upfirdn2d(x, f, impl="fused", **args)
+        assert out.is_contiguous(memory_format=torch.channels_last)
+        if dtype in (torch.float16, torch.bfloat16):
+            truth = upfirdn2d(x.double(), f, impl="ref", **args)
+            assert_within_error_budget(out, upfirdn2d(x, f, impl="ref", **args), truth)
+        else:
+            assert_matches(out, upfirdn2d(x, f, impl="ref", **args))
 
 
 def test_separable_gain_applies_where_the_reference_applies_it(device):
