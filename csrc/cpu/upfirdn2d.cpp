@@ -348,7 +348,7 @@ SG_ALWAYS_INLINE void for_each_tap(const int* row_tap, const int64_t* row_offset
 // One output row in channels_last: output pixel ox sums, over the row's taps ty (input row offsets row_offset) and
 // the column taps of ox, filter weight times the C channels of the input pixel. With x in the accumulation type the
 // channels go in blocks of four vectors that stay in registers over all the taps (accumulating in memory, one load
-// and one store per tap and channel, made the 4x4 filters of a training step 2-3x slower); otherwise (half, bfloat16),
+// and one store per tap and channel, made the 4x4 filters of a training step 2-5x slower); otherwise (half, bfloat16),
 // and for the last channels, in blocks of accumulators in memory.
 template <typename T, typename S>
 SG_CPU_MULTIVERSION void filter_row_channels_last(const T* __restrict x, const int* row_tap, const int64_t* row_offset,
